@@ -161,7 +161,7 @@ def _check_legacy_h5(group, model: keras.Model, path: Path, what: str) -> None:
             f"weights file {path} holds weights for {len(file_layers)} layers but {what} has "
             f"{len(model_layers)} layers with weights: it was made for another architecture"
         )
-    for (fname, fshapes), (mname, mshapes) in zip(file_layers, model_layers):
+    for (fname, fshapes), (mname, mshapes) in zip(file_layers, model_layers, strict=True):
         if fname != mname:
             raise InvalidFileError(
                 f"weights file {path} has layer {fname!r} where {what} has {mname!r}: "

@@ -394,7 +394,9 @@ def _check_data(model: keras.Model, x, y, what: str) -> str:
     if len(x) != len(y):
         raise MismatchError(f"{what} set: {len(x)} inputs but {len(y)} labels")
     want = tuple(model.inputs[0].shape[1:])
-    if any(w is not None and w != g for w, g in zip(want, x.shape[1:])) or len(want) != x.ndim - 1:
+    if len(want) != x.ndim - 1 or any(
+        w not in (None, g) for w, g in zip(want, x.shape[1:], strict=True)
+    ):
         raise MismatchError(f"{what} inputs have shape {x.shape[1:]}, the model expects {want}")
     out = tuple(model.outputs[0].shape)
     if len(out) != 2:
@@ -568,7 +570,7 @@ def _restore_optimizer(fit_model: keras.Model, saved: dict) -> None:
             f"checkpoint holds {len(values)} optimizer variables, the stage's optimizer has "
             f"{len(opt.variables)}: it was written by a different stage plan"
         )
-    for var, value in zip(opt.variables, values):
+    for var, value in zip(opt.variables, values, strict=True):
         var.assign(value)
 
 
