@@ -1,0 +1,102 @@
+"""Names in a TF1 graph: resolve a tensor or variable by name (with close matches on a typo)
+and list what a graph holds.
+
+Tensor names accept the op name (``"MobilenetV2/expanded_conv_14/output"``) or the
+tensor name (``".../output:0"``). Variables are listed with their value shapes, BN moving
+statistics included (they are global, not trainable, variables):
+
+    >>> import tensorflow as tf
+    >>> g = tf.Graph()
+    >>> with g.as_default():
+    ...     w = tf.compat.v1.get_variable("dense/w", [2, 3])
+    ...     y = tf.identity(tf.ones([1, 2]) @ w, name="y")
+    >>> resolve_tensor(g, "y").name, [v.name for v in list_variables(g)]
+    ('y:0', ['dense/w'])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+from ftcore.errors import unknown_name
+
+v1 = tf.compat.v1
+
+#: Op types that create a variable: TF2 resource variables and legacy ref variables.
+VARIABLE_OPS = frozenset({"VarHandleOp", "VariableV2", "Variable"})
+
+
+@dataclass(frozen=True)
+class VarInfo:
+    """A variable's name (no ``:0``), shape and dtype name, from a graph or a checkpoint."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: str
+
+
+def op_name(name: str) -> str:
+    """Strip the output index: ``"scope/w:0"`` -> ``"scope/w"``.
+
+    >>> op_name("a/b:0"), op_name("a/b")
+    ('a/b', 'a/b')
+    """
+    head, sep, tail = name.rpartition(":")
+    return head if sep and tail.isdigit() else name
+
+
+def resolve_tensor(graph: tf.Graph, name: str, where: str = "") -> tf.Tensor:
+    """The tensor ``name`` (``"op"`` means ``"op:0"``); :class:`UnknownNameError` with close matches.
+
+    >>> g = tf.Graph()
+    >>> with g.as_default():
+    ...     _ = tf.constant(1.0, name="features")
+    >>> resolve_tensor(g, "featurs")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ftcore.errors.UnknownNameError: unknown tensor 'featurs:0'...; closest: 'features:0'
+    """
+    full = name if op_name(name) != name else f"{name}:0"
+    try:
+        return graph.get_tensor_by_name(full)
+    except (KeyError, ValueError):
+        raise unknown_name("tensor", full, list_tensors(graph), where=where) from None
+
+
+def list_nodes(graph: tf.Graph) -> list[str]:
+    """All op (node) names, in graph order."""
+    return [op.name for op in graph.get_operations()]
+
+
+def list_tensors(graph: tf.Graph) -> list[str]:
+    """All tensor names (``op:N``), in graph order."""
+    return [t.name for op in graph.get_operations() for t in op.outputs]
+
+
+def _info(var) -> VarInfo:
+    shape = tuple(var.shape.as_list()) if var.shape.rank is not None else ()
+    return VarInfo(op_name(var.name), shape, var.dtype.base_dtype.name)
+
+
+def list_variables(graph: tf.Graph, trainable_only: bool = False) -> list[VarInfo]:
+    """Global variables (BN moving statistics included), or only the trainable ones, by name."""
+    key = v1.GraphKeys.TRAINABLE_VARIABLES if trainable_only else v1.GraphKeys.GLOBAL_VARIABLES
+    return sorted((_info(v) for v in graph.get_collection(key)), key=lambda i: i.name)
+
+
+def variables_by_name(graph: tf.Graph) -> dict[str, tf.Variable]:
+    """The graph's global variables keyed by name without ``:0``."""
+    return {op_name(v.name): v for v in graph.get_collection(v1.GraphKeys.GLOBAL_VARIABLES)}
+
+
+def resolve_variable(graph: tf.Graph, name: str) -> tf.Variable:
+    """The variable object named ``name`` (``"scope/w"`` or ``"scope/w:0"``).
+
+    Raises :class:`UnknownNameError` listing close matches among the global variables.
+    """
+    variables = variables_by_name(graph)
+    try:
+        return variables[op_name(name)]
+    except KeyError:
+        raise unknown_name("variable", op_name(name), list(variables)) from None
