@@ -1,0 +1,290 @@
+"""Export frozen, optimized GraphDefs from TF1 checkpoints and Keras models, with a sidecar.
+
+Freezing turns variables into constants (``convert_variables_to_constants`` for TF1 sessions,
+``convert_variables_to_constants_v2`` on a concrete function for Keras/TF2); :mod:`ftcore.graph_optimize`
+then strips training nodes and folds batch norm. Every export checks itself: the frozen and the
+optimized graph must reproduce the restored model's outputs on a probe batch within
+``|frozen - restored| <= atol + rtol * |restored|`` (defaults ``atol=1e-4``, ``rtol=1e-3``),
+else :class:`~ftcore.errors.MismatchError` with the numbers, and nothing is written.
+The ``.pb`` and its JSON sidecar (``model.pb.json``: tensor names, shapes, dtype, preprocessing,
+labels, the check's figures) are written atomically.
+
+    >>> export_checkpoint("ckpt_dir", "model.pb", outputs=["MobilenetV2/Predictions/Reshape_1"])  # doctest: +SKIP
+    Sidecar(inputs=[TensorInfo(name='input:0', shape=[None, 32, 32, 3], dtype='float32')], ...)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.framework import graph_pb2
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+from ftcore import atomic
+from ftcore.checkpoint_files import resolve_checkpoint
+from ftcore.errors import InvalidFileError, MismatchError, unknown_name
+from ftcore.graph_optimize import node_name, optimize
+from ftcore.graph_restore import restore_meta_graph
+
+v1 = tf.compat.v1
+
+#: What each preprocessing convention (:data:`ftcore.images.PREPROCESSING`) means, for the sidecar.
+PREPROCESSING = {
+    "mobilenet": "RGB, x/127.5-1 (range [-1, 1])",
+    "seed": "RGB, x/128-1",
+    "unit": "RGB, x/255 (range [0, 1])",
+    "raw": "RGB, 0..255",
+}
+ATOL, RTOL = 1e-4, 1e-3
+
+
+@dataclasses.dataclass
+class TensorInfo:
+    """A graph tensor's name (``node:index``), static shape (None for unknown) and dtype."""
+
+    name: str
+    shape: list[int | None] | None
+    dtype: str
+
+
+@dataclasses.dataclass
+class Sidecar:
+    """What a user of an exported ``.pb`` needs besides the graph (stored as ``<pb>.json``)."""
+
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    preprocessing: str = "mobilenet"
+    labels: list[str] | None = None
+    source: str = ""
+    optimized: bool = True
+    check: dict = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> str:
+        d = dataclasses.asdict(self)
+        d["preprocessing_detail"] = PREPROCESSING.get(self.preprocessing, "")
+        return json.dumps(d, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "sidecar") -> Sidecar:
+        try:
+            d = json.loads(text)
+            d.pop("preprocessing_detail", None)
+            d["inputs"] = [TensorInfo(**t) for t in d["inputs"]]
+            d["outputs"] = [TensorInfo(**t) for t in d["outputs"]]
+            return cls(**d)
+        except (ValueError, KeyError, TypeError) as e:
+            raise InvalidFileError(f"{source} is not an ftcore export sidecar: {e}") from None
+
+
+def sidecar_path(pb_path: str | os.PathLike) -> Path:
+    """``model.pb`` -> ``model.pb.json``."""
+    pb_path = Path(pb_path)
+    return pb_path.with_name(pb_path.name + ".json")
+
+
+def read_sidecar(pb_path: str | os.PathLike) -> Sidecar | None:
+    """The sidecar written beside ``pb_path``, or None if there is none."""
+    path = sidecar_path(pb_path)
+    return Sidecar.from_json(path.read_text(), str(path)) if path.is_file() else None
+
+
+# --- TF1 checkpoints (restored with ftcore.graph_restore) ----------------------------------
+
+
+def _tensor_name(graph: tf.Graph, name: str, kind: str = "tensor") -> str:
+    """Validate ``name`` (node or tensor) against ``graph``; return ``node:index``."""
+    tensor = name if ":" in name else name + ":0"
+    try:
+        graph.get_tensor_by_name(tensor)
+    except (KeyError, ValueError):
+        candidates = [op.name for op in graph.get_operations()]
+        raise unknown_name(kind, node_name(name), candidates) from None
+    return tensor
+
+
+def _tensor_info(t: tf.Tensor) -> TensorInfo:
+    shape = None if t.shape.rank is None else t.shape.as_list()
+    return TensorInfo(t.name, shape, t.dtype.name)
+
+
+def _placeholders(graph: tf.Graph) -> list[str]:
+    return [op.outputs[0].name for op in graph.get_operations() if op.type == "Placeholder"]
+
+
+def freeze_session(sess: v1.Session, outputs: Sequence[str]) -> graph_pb2.GraphDef:
+    """Freeze ``sess.graph`` to constants, keeping what ``outputs`` need (resource variables too)."""
+    names = [node_name(_tensor_name(sess.graph, o, "output")) for o in outputs]
+    return v1.graph_util.convert_variables_to_constants(sess, sess.graph.as_graph_def(), names)
+
+
+# --- Keras ----------------------------------------------------------------------------------
+
+
+def freeze_keras(model) -> tuple[graph_pb2.GraphDef, list[TensorInfo], list[TensorInfo]]:
+    """Freeze a single-input Keras model's inference function: (GraphDef, inputs, outputs)."""
+    if len(model.inputs) != 1:
+        raise MismatchError(
+            f"freeze_keras handles single-input models; {model.name} has {len(model.inputs)}"
+        )
+    spec = tf.TensorSpec([None, *model.inputs[0].shape[1:]], model.inputs[0].dtype, name="input")
+    fn = tf.function(lambda x: model(x, training=False))
+    frozen = convert_variables_to_constants_v2(fn.get_concrete_function(spec))
+    inputs = [_tensor_info(t) for t in frozen.inputs if t.dtype != tf.resource]
+    outputs = [_tensor_info(t) for t in frozen.outputs]
+    return frozen.graph.as_graph_def(), inputs, outputs
+
+
+# --- running and checking -------------------------------------------------------------------
+
+
+def run_graph_def(
+    graph_def: graph_pb2.GraphDef, feeds: dict[str, np.ndarray], fetches: Sequence[str]
+) -> list[np.ndarray]:
+    """Run ``graph_def`` once in a fresh session (for checks, not for speed)."""
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+    with v1.Session(graph=graph) as sess:
+        return sess.run(list(fetches), feed_dict=feeds)
+
+
+def compare_outputs(
+    reference: Sequence[np.ndarray],
+    candidate: Sequence[np.ndarray],
+    what: str,
+    atol: float = ATOL,
+    rtol: float = RTOL,
+) -> float:
+    """Max ``|candidate - reference|``; raise :class:`MismatchError` with the numbers if out of tolerance."""
+    worst = 0.0
+    for i, (ref, got) in enumerate(zip(reference, candidate, strict=True)):
+        ref, got = np.asarray(ref, np.float64), np.asarray(got, np.float64)
+        if ref.shape != got.shape:
+            raise MismatchError(
+                f"{what}: output {i} has shape {got.shape}, restored model {ref.shape}"
+            )
+        diff = np.abs(got - ref)
+        excess = diff - (atol + rtol * np.abs(ref))
+        if not np.all(np.isfinite(got)) or np.any(excess > 0):
+            raise MismatchError(
+                f"{what}: output {i} differs from the restored model by up to {diff.max():.3g} "
+                f"(tolerance {atol:g} + {rtol:g}*|restored|, restored max |value| {np.abs(ref).max():.3g}, "
+                f"{int(np.sum(excess > 0))} of {ref.size} values out of tolerance)"
+            )
+        worst = max(worst, float(diff.max()))
+    return worst
+
+
+def probe_batch(shape: Sequence[int | None], batch: int = 2, seed: int = 0) -> np.ndarray:
+    """A deterministic batch in the MobileNet input range [-1, 1] for the export self-check."""
+    dims = list(shape[1:])
+    if any(d is None for d in dims):
+        raise MismatchError(f"input shape {list(shape)} has unknown dimensions; pass a probe batch")
+    return np.random.default_rng(seed).uniform(-1, 1, [batch, *dims]).astype(np.float32)
+
+
+def export_graph(
+    graph_def: graph_pb2.GraphDef,
+    output_path: str | os.PathLike,
+    inputs: Sequence[TensorInfo],
+    outputs: Sequence[TensorInfo],
+    reference: Callable[[np.ndarray], Sequence[np.ndarray]],
+    probe: np.ndarray | None = None,
+    optimize_graph: bool = True,
+    preprocessing: str = "mobilenet",
+    labels: Sequence[str] | None = None,
+    source: str = "",
+    atol: float = ATOL,
+    rtol: float = RTOL,
+) -> Sidecar:
+    """Optimize (optionally), self-check against ``reference`` and write ``.pb`` + sidecar atomically."""
+    if len(inputs) != 1:
+        raise MismatchError(
+            f"export handles single-input graphs; got inputs {[t.name for t in inputs]}"
+        )
+    if preprocessing not in PREPROCESSING:
+        raise unknown_name("preprocessing", preprocessing, PREPROCESSING)
+    probe = probe_batch(inputs[0].shape) if probe is None else np.asarray(probe, np.float32)
+    expected = reference(probe)
+    fetches = [t.name for t in outputs]
+    feeds = {inputs[0].name: probe}
+    check = {"probe_shape": list(probe.shape), "atol": atol, "rtol": rtol}
+    check["frozen_max_abs_diff"] = compare_outputs(
+        expected, run_graph_def(graph_def, feeds, fetches), "frozen graph", atol, rtol
+    )
+    if optimize_graph:
+        graph_def = optimize(graph_def, outputs=fetches, inputs=[inputs[0].name])
+        check["optimized_max_abs_diff"] = compare_outputs(
+            expected, run_graph_def(graph_def, feeds, fetches), "optimized graph", atol, rtol
+        )
+    sidecar = Sidecar(
+        inputs=list(inputs),
+        outputs=list(outputs),
+        preprocessing=preprocessing,
+        labels=list(labels) if labels is not None else None,
+        source=source,
+        optimized=optimize_graph,
+        check=check,
+    )
+    atomic.write_text(sidecar_path(output_path), sidecar.to_json())
+    atomic.write_bytes(output_path, graph_def.SerializeToString())
+    return sidecar
+
+
+def export_checkpoint(
+    ckpt: str | os.PathLike,
+    output_path: str | os.PathLike,
+    outputs: Sequence[str],
+    input_name: str | None = None,
+    trust: bool = False,
+    **kwargs,
+) -> Sidecar:
+    """Freeze a TF1 checkpoint (dir or prefix, with ``.meta``) to ``output_path``; see :func:`export_graph`.
+
+    ``input_name`` defaults to the graph's only placeholder; ``trust`` skips the meta graph's
+    safety check (see :func:`ftcore.graph_restore.load_meta_graph`).
+    """
+    with restore_meta_graph(ckpt, trust=trust) as restored:
+        sess, graph = restored.session, restored.graph
+        if input_name is None:
+            found = _placeholders(graph)
+            if len(found) != 1:
+                raise MismatchError(f"checkpoint graph has placeholders {found}; name the input")
+            input_name = found[0]
+        inp = graph.get_tensor_by_name(_tensor_name(graph, input_name, "input"))
+        outs = [graph.get_tensor_by_name(_tensor_name(graph, o, "output")) for o in outputs]
+        graph_def = freeze_session(sess, [t.name for t in outs])
+        return export_graph(
+            graph_def,
+            output_path,
+            [_tensor_info(inp)],
+            [_tensor_info(t) for t in outs],
+            reference=lambda x: sess.run(outs, {inp: x}),
+            source=f"checkpoint {resolve_checkpoint(ckpt)}",
+            **kwargs,
+        )
+
+
+def export_keras(model, output_path: str | os.PathLike, **kwargs) -> Sidecar:
+    """Freeze a Keras model to ``output_path``; see :func:`export_graph`."""
+    graph_def, inputs, outputs = freeze_keras(model)
+
+    def reference(x):
+        out = model(x, training=False)
+        return [np.asarray(o) for o in (out if isinstance(out, list | tuple) else [out])]
+
+    return export_graph(
+        graph_def,
+        output_path,
+        inputs,
+        outputs,
+        reference,
+        source=f"keras model {model.name}",
+        **kwargs,
+    )

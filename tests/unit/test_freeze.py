@@ -1,0 +1,109 @@
+"""Export: frozen (and optimized) graphs reproduce the restored model, checked and written atomically."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from graph_testlib import PREDICTIONS, images, slim_checkpoint
+
+from ftcore.errors import MismatchError, UnknownNameError
+from ftcore.freeze import (
+    Sidecar,
+    export_checkpoint,
+    export_graph,
+    export_keras,
+    freeze_keras,
+    read_sidecar,
+    sidecar_path,
+)
+from ftcore.graph_optimize import count_ops
+from ftcore.graph_safety import load_graph_def
+from ftcore.predictor import frozen, restored_checkpoint, restored_keras
+
+
+def small_keras_model(seed: int = 0) -> keras.Model:
+    """Conv/BN/ReLU6 + depthwise/BN + head, with BN statistics far from their initial 0/1."""
+    keras.utils.set_random_seed(seed)
+    L = keras.layers
+    x = inp = keras.Input((16, 16, 3))
+    x = L.ReLU(6.0)(L.BatchNormalization()(L.Conv2D(8, 3, strides=2, use_bias=False)(x)))
+    x = L.ReLU(6.0)(L.BatchNormalization()(L.DepthwiseConv2D(3, padding="same", use_bias=False)(x)))
+    x = L.Dense(4, activation="softmax")(L.GlobalAveragePooling2D()(x))
+    model = keras.Model(inp, x, name="small")
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, L.BatchNormalization):
+            g, b, m, v = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 2, g.shape), rng.normal(size=b.shape),
+                               rng.normal(size=m.shape), rng.uniform(0.2, 3, v.shape)])  # fmt: skip
+    return model
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    return slim_checkpoint(tmp_path_factory.mktemp("slim"))
+
+
+@pytest.mark.slow
+def test_checkpoint_export_matches_the_restored_graph(ckpt, tmp_path):
+    out = tmp_path / "model.pb"
+    sidecar = export_checkpoint(ckpt, out, outputs=[PREDICTIONS], labels=list("abcde"))
+    graph_def = load_graph_def(out)
+    ops = count_ops(graph_def)
+    assert not {"FusedBatchNormV3", "VarHandleOp", "ReadVariableOp"} & set(ops), ops
+    assert ops["BiasAdd"] >= 52
+    written = json.loads(sidecar_path(out).read_text())
+    assert written["inputs"] == [
+        {"name": "input:0", "shape": [None, 32, 32, 3], "dtype": "float32"}
+    ]
+    assert written["outputs"][0]["name"] == PREDICTIONS + ":0"
+    assert written["preprocessing_detail"].startswith("RGB, x/127.5-1")
+    assert read_sidecar(out) == sidecar and sidecar.check["optimized_max_abs_diff"] < 1e-4
+    x = images(6, seed=3)
+    with restored_checkpoint(ckpt, PREDICTIONS) as want, frozen(out) as got:
+        np.testing.assert_allclose(got(x), want(x), rtol=1e-3, atol=1e-5)
+        assert got.labels == list("abcde") and got.input_shape == (32, 32, 3)
+
+
+def test_keras_export_folds_decomposed_batch_norm_and_matches(tmp_path):
+    model = small_keras_model()
+    out = tmp_path / "keras.pb"
+    export_keras(model, out)
+    ops = count_ops(load_graph_def(out))
+    assert not {"Rsqrt", "Mul", "Sub"} & set(ops), ops
+    x = np.random.default_rng(1).uniform(-1, 1, (5, 16, 16, 3)).astype(np.float32)
+    with frozen(out) as got:
+        np.testing.assert_allclose(got(x), restored_keras(model)(x), rtol=1e-4, atol=1e-6)
+
+
+def test_export_fails_with_the_numbers_and_writes_nothing(tmp_path):
+    model = small_keras_model()
+    out = tmp_path / "bad.pb"
+    graph_def, inputs, outputs = freeze_keras(model)
+
+    def off_by_a_bit(x):  # a "restored model" that disagrees with the graph
+        return [model(x, training=False).numpy() + 0.01]
+
+    with pytest.raises(MismatchError, match=r"frozen graph: output 0 differs .* by up to 0\.01"):
+        export_graph(graph_def, out, inputs, outputs, off_by_a_bit)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_output_name_lists_close_matches(ckpt, tmp_path):
+    with pytest.raises(
+        UnknownNameError, match=r"unknown output 'MobilenetV2/Predictions/Reshape_2'.*Reshape_1"
+    ):
+        export_checkpoint(ckpt, tmp_path / "x.pb", outputs=["MobilenetV2/Predictions/Reshape_2"])
+    assert not (tmp_path / "x.pb").exists()
+
+
+def test_sidecar_round_trips_and_rejects_junk(tmp_path):
+    junk = tmp_path / "m.pb.json"
+    junk.write_text('{"inputs": 3}')
+    with pytest.raises(Exception, match="not an ftcore export sidecar"):
+        read_sidecar(tmp_path / "m.pb")
+    assert read_sidecar(tmp_path / "other.pb") is None
+    assert isinstance(Sidecar.from_json(Sidecar([], [], labels=["x"]).to_json()), Sidecar)
