@@ -55,10 +55,19 @@ def _as_tensors_or_ops(graph: tf.Graph, targets) -> list:
 
 
 def _ancestor_tensors(starts: list) -> set:
-    """Tensors the ``starts`` (tensors or ops) depend on through data edges, themselves included."""
+    """Tensors the ``starts`` (tensors or ops) depend on through data edges, themselves included.
+
+    Control dependencies are not followed, except that a ``NoOp`` target (``tf.group``, a
+    training op) stands for the ops it groups.
+    """
     seen: set = set()
     stack = [s for s in starts if isinstance(s, tf.Tensor)]
-    stack += [i for s in starts if isinstance(s, tf.Operation) for i in s.inputs]
+    ops = [s for s in starts if isinstance(s, tf.Operation)]
+    while ops:  # an op's data inputs; a group (NoOp) stands for its control inputs
+        op = ops.pop()
+        stack.extend(op.inputs)
+        if op.type == "NoOp":
+            ops.extend(op.control_inputs)
     while stack:
         t = stack.pop()
         if t in seen:
@@ -77,7 +86,7 @@ def _updated_variable_ops(graph: tf.Graph, path: set) -> set:
     path_ops = {t.op for t in path}
     found = set()
     for update in graph.get_collection(v1.GraphKeys.UPDATE_OPS):
-        op = update.op if isinstance(update, tf.Tensor) else update
+        op = getattr(update, "op", update)  # a Tensor, an Operation or an _UnreadVariable
         if not op.inputs or op.inputs[0].op.type not in VARIABLE_OPS:
             continue
         seen, stack = set(), list(op.inputs[1:])
@@ -115,7 +124,7 @@ def ancestor_variables(
 ) -> list[tf.Variable]:
     """The variables ``targets`` (tensors, ops or their names) depend on, sorted by name.
 
-    Walks data edges backwards (control dependencies are not followed). Includes BN moving
+    Walks data edges backwards (control dependencies only of ``NoOp`` groups). Includes BN moving
     statistics written by UPDATE_OPS of a training-mode batch norm on the path unless
     ``include_moving_statistics=False``; excludes optimizer slots and the global step.
     Raises :class:`~ftcore.errors.UnknownNameError` (with close matches) for an unknown name.
