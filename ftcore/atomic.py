@@ -1,11 +1,11 @@
 """Atomic file output: a file is either complete at its final path or not there at all.
 
-    >>> import tempfile, pathlib
-    >>> out = pathlib.Path(tempfile.mkdtemp()) / "model.pb"
-    >>> with atomic_path(out) as tmp:
-    ...     _ = tmp.write_bytes(b"graph")
-    >>> out.read_bytes()
-    b'graph'
+>>> import tempfile, pathlib
+>>> out = pathlib.Path(tempfile.mkdtemp()) / "model.pb"
+>>> with atomic_path(out) as tmp:
+...     _ = tmp.write_bytes(b"graph")
+>>> out.read_bytes()
+b'graph'
 """
 
 from __future__ import annotations

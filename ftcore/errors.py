@@ -55,7 +55,9 @@ def close_matches(name: str, candidates: Iterable[str], n: int = 3) -> list[str]
     return matches
 
 
-def unknown_name(kind: str, name: str, candidates: Iterable[str], where: str = "") -> UnknownNameError:
+def unknown_name(
+    kind: str, name: str, candidates: Iterable[str], where: str = ""
+) -> UnknownNameError:
     """Build an :class:`UnknownNameError` naming ``kind``, ``name`` and the closest candidates."""
     candidates = list(candidates)
     msg = f"unknown {kind} {name!r}"

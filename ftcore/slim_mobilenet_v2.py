@@ -162,7 +162,9 @@ def _base(inputs, ctx: _Ctx, depth_multiplier, final_endpoint, finegrain_classif
         )
         if done(f"{name}/output", net) or done(f"layer_{i + 2}", net):
             return net, ends
-    last = 1280 if finegrain_classification_mode and depth_multiplier < 1 else 1280 * depth_multiplier
+    last = (
+        1280 if finegrain_classification_mode and depth_multiplier < 1 else 1280 * depth_multiplier
+    )
     net = _conv_bn(net, make_divisible(last), 1, 1, "Conv_1", ctx)
     done("Conv_1", net)
     done("layer_19", net)
