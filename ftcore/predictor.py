@@ -98,7 +98,9 @@ class Predictor:
         self, paths: Sequence[str | os.PathLike], batch_size: int = 32
     ) -> np.ndarray:
         """Load, resize and preprocess image files, then :meth:`predict` them."""
-        return self.predict(load_images(paths, self.image_size, self.preprocessing), batch_size)
+        return self.predict(
+            load_images(paths, self.image_size, preprocessing=self.preprocessing), batch_size
+        )
 
     def top_k(self, scores: np.ndarray, k: int = 5) -> list[list[Prediction]]:
         """The ``k`` best classes per row of ``scores`` (highest first), with labels."""
