@@ -29,7 +29,7 @@ import tensorflow as tf
 from ftcore.checkpoint_files import checkpoint_contents, resolve_checkpoint, truncated_error
 from ftcore.errors import InvalidFileError, MismatchError, unknown_name
 from ftcore.graph_names import VarInfo, op_name
-from ftcore.var_selection import in_scope
+from ftcore.var_selection import all_scopes, in_scope
 
 v1 = tf.compat.v1
 
@@ -138,9 +138,9 @@ def plan_restore(
     infos = [_info(v) for v in variables]
     for ckpt_scope, graph_scope in _norm_map(assignment_map):
         if ckpt_scope and not any(in_scope(n, ckpt_scope) for n in ckpt):
-            raise unknown_name("checkpoint scope", ckpt_scope, sorted(ckpt), where=prefix)
+            raise unknown_name("checkpoint scope", ckpt_scope, all_scopes(ckpt), where=prefix)
         if graph_scope and not any(in_scope(i.name, graph_scope) for i in infos):
-            raise unknown_name("graph scope", graph_scope, [i.name for i in infos])
+            raise unknown_name("graph scope", graph_scope, all_scopes(i.name for i in infos))
     to_restore, graph_only, mismatched, used = [], [], [], set()
     for info in sorted(infos, key=lambda i: i.name):
         key = checkpoint_name(info.name, assignment_map)

@@ -160,6 +160,15 @@ def parse_scopes(scopes: str | Iterable[str] | None) -> list[str]:
     return [s.strip().rstrip("/") for s in items if s.strip().rstrip("/")]
 
 
+def all_scopes(names: Iterable[str]) -> list[str]:
+    """Every scope (and name) the ``names`` lie in, sorted: candidates for close matches.
+
+    >>> all_scopes(["a/b/w", "a/c"])
+    ['a', 'a/b', 'a/b/w', 'a/c']
+    """
+    return sorted({n.rsplit("/", k)[0] for n in names for k in range(n.count("/") + 1)})
+
+
 def in_scope(name: str, scope: str) -> bool:
     """True if ``name`` is ``scope`` or lies under it (``"a/b"`` covers ``"a/b/w"``, not ``"a/bc"``).
 
@@ -185,11 +194,10 @@ def filter_by_scopes(
         ['net/a/w']
     """
     names = [op_name(i if isinstance(i, str) else i.name) for i in items]
-    all_scopes = {n.rsplit("/", k)[0] for n in names for k in range(n.count("/") + 1)}
     inc, exc = parse_scopes(include), parse_scopes(exclude)
     for scope in inc + exc:
         if not any(in_scope(n, scope) for n in names):
-            raise unknown_name("scope", scope, sorted(all_scopes), where="the variables")
+            raise unknown_name("scope", scope, all_scopes(names), where="the variables")
     return [
         item
         for item, name in zip(items, names, strict=True)
