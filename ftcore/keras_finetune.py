@@ -37,6 +37,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
 
 from ftcore.atomic import write_bytes, write_text
 from ftcore.errors import FtcoreError, MismatchError
@@ -327,32 +328,73 @@ def read_checkpoint(directory: Path) -> tuple[dict, dict[str, np.ndarray]] | Non
     return json.loads(state_path.read_text()), arrays
 
 
-class WeightHistograms(keras.callbacks.Callback):
-    """Write ``tf.summary.histogram`` of the given layers' weights at the start and after every
-    epoch, under ``<log_dir>/weights``, tagged ``frozen/<layer>/<var>`` or ``trainable/...``,
-    so one can see frozen layers not moving. ``step`` counts epochs across stages."""
+def _metadata(plugin: str) -> summary_pb2.SummaryMetadata:
+    return summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin)
+    )
 
-    def __init__(self, log_dir: Path, layers: dict[str, keras.layers.Layer], step: list[int]):
+
+def histogram_buckets(values: np.ndarray, bins: int = 30) -> np.ndarray:
+    """TensorBoard's histogram tensor: ``[bins, 3]`` rows of (left edge, right edge, count).
+
+    >>> histogram_buckets(np.array([0.0, 1.0, 1.0]), bins=2).tolist()
+    [[0.0, 0.5, 1.0], [0.5, 1.0, 2.0]]
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(values, bins=bins, range=(lo, hi))
+    return np.stack([edges[:-1], edges[1:], counts.astype(np.float64)], axis=1)
+
+
+class TensorBoardLogger(keras.callbacks.Callback):
+    """Write TensorBoard event files with core TF ops (TF 2.21 ships without the
+    ``tensorboard`` package that ``keras.callbacks.TensorBoard`` needs).
+
+    Per epoch: scalars ``epoch_<metric>`` under ``<log_dir>/<run>/train`` and
+    ``.../validation``; histograms of ``layers``' weights at the start and after every epoch
+    under ``<log_dir>/weights``, tagged ``frozen/<layer>/<var>`` or ``trainable/<layer>/<var>``,
+    so frozen layers can be seen not to move. ``step`` (a one-item list) counts epochs
+    across stages.
+    """
+
+    def __init__(self, log_dir: Path, run: str, layers: dict[str, keras.layers.Layer],
+                 step: list[int], writers: dict) -> None:  # fmt: skip
         super().__init__()
-        self.writer = tf.summary.create_file_writer(str(Path(log_dir) / "weights"))
-        self.layers, self.step = layers, step
+        self.log_dir, self.run, self.layers, self.step = Path(log_dir), run, layers, step
+        self.writers = writers  # shared across stages: one writer per directory
 
-    def _write(self):
-        with self.writer.as_default():
+    def _writer(self, sub: str):
+        key = str(self.log_dir / sub)
+        if key not in self.writers:
+            self.writers[key] = tf.summary.create_file_writer(key)
+        return self.writers[key]
+
+    def _histograms(self) -> None:
+        writer = self._writer("weights")
+        with writer.as_default():
             for path, layer in self.layers.items():
                 state = "trainable" if layer.trainable else "frozen"
                 for v in layer.weights:
-                    tag = f"{state}/{path}/{v.name}"
-                    tf.summary.histogram(tag, v.numpy(), step=self.step[0])
-        self.writer.flush()
+                    tf.summary.write(f"{state}/{path}/{v.name}", histogram_buckets(v.numpy()),
+                                     step=self.step[0], metadata=_metadata("histograms"))  # fmt: skip
+        writer.flush()
 
     def on_train_begin(self, logs=None):
         if self.step[0] == 0:
-            self._write()
+            self._histograms()
 
     def on_epoch_end(self, epoch, logs=None):
         self.step[0] += 1
-        self._write()
+        for name, value in (logs or {}).items():
+            sub, tag = ("validation", name[4:]) if name.startswith("val_") else ("train", name)
+            writer = self._writer(f"{self.run}/{sub}")
+            with writer.as_default():
+                tf.summary.write(f"epoch_{tag}", tf.constant(float(value)), step=epoch,
+                                 metadata=_metadata("scalars"))  # fmt: skip
+            writer.flush()
+        self._histograms()
 
 
 def default_histogram_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
@@ -504,11 +546,8 @@ def _run_stages(model, x, y, stages, validation_data, batch_size, loss, metrics,
                 best["value"] = state["best"]
             n_w = len(model.weights)
             model.set_weights([saved[f"w{i}"] for i in range(n_w)])
-    step = [0]
-    hist_cb = None
-    if log_dir is not None:
-        layers = histogram_layers or default_histogram_layers(model)
-        hist_cb = WeightHistograms(Path(log_dir), layers, step)
+    step, writers = [0], {}
+    layers = histogram_layers or default_histogram_layers(model)
     monitor = "val_loss" if validation_data is not None else "loss"
     for i, stage in enumerate(stages):
         if i < start_stage or (i == start_stage and start_epoch >= stage.epochs):
@@ -537,9 +576,7 @@ def _run_stages(model, x, y, stages, validation_data, batch_size, loss, metrics,
             cbs.append(LatestCheckpoint(model, ckpt, i, best))
             cbs.append(BestCheckpoint(model, ckpt / "best.keras", monitor, best))
         if log_dir is not None:
-            cbs.append(keras.callbacks.TensorBoard(str(Path(log_dir) / f"{i}_{stage.name}"),
-                                                   histogram_freq=0, write_graph=False))  # fmt: skip
-            cbs.append(hist_cb)
+            cbs.append(TensorBoardLogger(Path(log_dir), f"{i}_{stage.name}", layers, step, writers))
         cbs.extend(callbacks)
         train = fx if augment is None else _augmented(fx, y, augment, batch_size, shuffle)
         history = fit_model.fit(
