@@ -285,6 +285,52 @@ register(
 register("predict", "top-k classes of images with a model", _configure_predict, _run_predict)
 
 
+def _configure_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="new folder for the run's checkpoints, logs and .pb files "
+        "(default: ./ftcore-runs/demo-<timestamp>; an existing non-empty folder is refused)",
+    )
+    p.add_argument("--quick", action="store_true", help="a shorter training budget (for CI)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same accuracies)")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from ftcore.demo import DemoConfig, run_demo
+
+    run_demo(DemoConfig(out_dir=args.output, quick=args.quick, seed=args.seed))
+    return 0
+
+
+def _configure_build_fixtures(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: the cache)")
+    p.add_argument("--force", action="store_true", help="rebuild even if already built")
+
+
+def _run_build_fixtures(args: argparse.Namespace) -> int:
+    from ftcore_fixtures.build import main as build_main
+
+    argv = (["--out", str(args.out)] if args.out else []) + (["--force"] if args.force else [])
+    return build_main(argv)
+
+
+register(
+    "demo",
+    "the whole workflow end to end on the shipped data: fine-tune (Keras and TF1 graph), "
+    "freeze, verify, predict, summarize",
+    _configure_demo,
+    _run_demo,
+)
+register(
+    "build-fixtures",
+    "pretrain the fixture models on the shipped digits (cached by content)",
+    _configure_build_fixtures,
+    _run_build_fixtures,
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ftcore", description="Fine-tuning core: inspect, freeze and run pretrained models."
