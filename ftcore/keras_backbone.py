@@ -208,7 +208,9 @@ def cut(model: keras.Model, at: str | int, *, name: str | None = None) -> keras.
         return keras.Model(model.inputs, layer.output, name=name)
     found = [(p, layer, owner) for p, layer, owner in iter_layers(model) if at in (p, layer.name)]
     if not found:
-        raise unknown_name("layer", at, [p for p, _, _ in iter_layers(model)], where=model.name)
+        found = list(iter_layers(model))
+        names = dict.fromkeys([p for p, _, _ in found] + [layer.name for _, layer, _ in found])
+        raise unknown_name("layer", at, names, where=model.name)
     path, layer, owner = found[0]
     if owner is model:
         return keras.Model(model.inputs, layer.output, name=name)

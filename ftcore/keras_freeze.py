@@ -105,9 +105,7 @@ def select(model: keras.Model, selector: Selector) -> list[str]:
         else:
             matches = [(p, layer) for p, layer in _all_layers(model) if selector in (p, layer.name)]
             if not matches:
-                raise unknown_name(
-                    "layer", selector, [p for p, _ in _all_layers(model)], where=model.name
-                )
+                raise unknown_name("layer", selector, _names(model), where=model.name)
             path, layer = matches[0]
             chosen.update(_leaf_paths_under(model, layer, path))
     else:
@@ -122,6 +120,12 @@ def _all_layers(model: keras.Model, prefix: str = ""):
         yield path, layer
         if isinstance(layer, keras.Model):
             yield from _all_layers(layer, path + "/")
+
+
+def _names(model: keras.Model) -> list[str]:
+    """Layer paths and bare names (so a mistyped nested name still finds its match)."""
+    found = list(_all_layers(model))
+    return list(dict.fromkeys([p for p, _ in found] + [layer.name for _, layer in found]))
 
 
 def trainable_flags(model: keras.Model) -> dict[str, bool]:

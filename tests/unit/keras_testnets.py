@@ -23,13 +23,14 @@ def net_specs(draw):
     return {"kind": kind, "blocks": blocks, "head_bn": head_bn}
 
 
-def build_net(spec: dict, seed: int = 0) -> keras.Model:
+def build_net(spec: dict, seed: int | None = 0) -> keras.Model:
     """Build the network of ``spec``: base layers ``b<i>_*``, head layers ``head_*``.
 
     Layers followed by BN have no bias (its gradient would be zero in training mode), and
     activations are tanh, so every trainable variable gets a gradient.
     """
-    keras.utils.set_random_seed(seed)
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
     shape = (6, 6, 2) if spec["kind"] == "conv" else (5,)
     inp = keras.Input(shape, name="x")
     h = inp
