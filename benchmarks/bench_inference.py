@@ -15,8 +15,6 @@ import importlib.util
 
 import pytest
 
-from conftest import SLIM_INPUT, SLIM_OUTPUT, image_batch
-
 BATCHES = (1, 8, 32)
 DEVICES = [pytest.param("cpu"), pytest.param("gpu", marks=pytest.mark.gpu)]
 
@@ -40,7 +38,7 @@ def _measure(benchmark, run, x, **info):
 @pytest.mark.parametrize("batch", BATCHES)
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("model", ["slim", "keras"])
-def test_inference_throughput(benchmark, predictors, model, device, batch, path):
+def test_inference_throughput(benchmark, predictors, image_batch, model, device, batch, path):
     predictor = predictors(model, path, device)
     out = _measure(benchmark, predictor, image_batch(batch), model=model, path=path, device=device)
     assert out.shape == (batch, 1001 if model == "slim" else 1000)
@@ -67,17 +65,12 @@ def _onnx_session(pb, input_name: str, output_name: str):
 )
 @pytest.mark.parametrize("batch", BATCHES)
 @pytest.mark.parametrize("model", ["slim", "keras"])
-def test_onnxruntime_throughput(benchmark, request, model, batch):
+def test_onnxruntime_throughput(benchmark, request, image_batch, model, batch):
     from ftcore.freeze import read_sidecar
 
-    if model == "slim":
-        _, pb = request.getfixturevalue("slim_export")
-        names = (f"{SLIM_INPUT}:0", f"{SLIM_OUTPUT}:0")
-    else:
-        _, pb = request.getfixturevalue("keras_export")
-        sidecar = read_sidecar(pb)
-        names = (sidecar.inputs[0].name, sidecar.outputs[0].name)
-    run = _onnx_session(pb, *names)
+    _, pb = request.getfixturevalue(f"{model}_export")
+    sidecar = read_sidecar(pb)
+    run = _onnx_session(pb, sidecar.inputs[0].name, sidecar.outputs[0].name)
     out = _measure(
         benchmark, run, image_batch(batch), model=model, path="onnxruntime", device="cpu"
     )

@@ -18,10 +18,15 @@ SLIM_INPUT = "input"
 SLIM_OUTPUT = "MobilenetV2/Predictions/Reshape_1"
 
 
-def image_batch(batch: int, seed: int = 0) -> np.ndarray:
-    """A [batch, 224, 224, 3] float32 batch in the MobileNet input range [-1, 1]."""
-    rng = np.random.default_rng(seed)
-    return rng.uniform(-1, 1, (batch, IMAGE_SIZE, IMAGE_SIZE, 3)).astype(np.float32)
+@pytest.fixture(scope="session")
+def image_batch():
+    """``image_batch(n)``: a [n, 224, 224, 3] float32 batch in the MobileNet range [-1, 1]."""
+
+    def make(batch: int, seed: int = 0) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        return rng.uniform(-1, 1, (batch, IMAGE_SIZE, IMAGE_SIZE, 3)).astype(np.float32)
+
+    return make
 
 
 def _randomise_bn(values: dict[str, np.ndarray], rng) -> dict[str, np.ndarray]:
