@@ -4,9 +4,9 @@
 the base variables the target depends on (:func:`~ftcore.var_selection.ancestor_variables`)
 are restored from the checkpoint, every other variable is initialized, and each later
 :meth:`~GraphFineTuner.unfreeze` initializes only the optimizer slots it creates. There is
-no global initializer to run in the wrong order, and :meth:`~GraphFineTuner.fit` checks
-first that the restored weights still equal the checkpoint (catching a stray
-``global_variables_initializer()`` run on :attr:`GraphFineTuner.session`).
+no global initializer to run in the wrong order, and each :meth:`~GraphFineTuner.fit`
+checks first that the restored weights outside the trained scopes still equal the
+checkpoint (catching a stray ``global_variables_initializer()`` run on the session).
 
     >>> ft = GraphFineTuner.from_meta("runs/slim", "MobilenetV2/expanded_conv_14/output",
     ...                               num_classes=5)                        # doctest: +SKIP
@@ -132,8 +132,8 @@ class GraphFineTuner:
     ) -> None:
         """Use :meth:`from_meta` or :meth:`from_builder`; ``graph`` already holds the base."""
         self.graph, self.head_scope, self._optimizer = graph, head_scope, optimizer
+        self.num_classes = num_classes
         self.phases: list[Phase] = []
-        self._verified = checkpoint is None
         with graph.as_default():
             v1.set_random_seed(seed)
             self.inputs = resolve_tensor(graph, input_name)
@@ -289,14 +289,15 @@ class GraphFineTuner:
 
             >>> losses = ft.fit((x_train, y_train), steps=100, logdir="runs/ft")  # doctest: +SKIP
         """
-        if not self._verified:
-            verify_restored(self.session, self.plan)
-            self._verified = True
+        if self.plan is not None:  # catches a global initializer run after the restore
+            scopes = [s for p in self.phases for s in p.scopes]
+            verify_restored(self.session, self.plan, lambda n: any(in_scope(n, s) for s in scopes))
         with self.graph.as_default():
             writer = v1.summary.FileWriter(str(logdir), self.graph) if logdir else None
         losses = []
         try:
             for x, y in itertools.islice(_batches(data, batch_size, seed), steps):
+                self._check_labels(y)
                 fetches = [self.loss, self._train_op, self._increment]
                 if writer:
                     fetches.append(self._summaries)
@@ -308,6 +309,16 @@ class GraphFineTuner:
             if writer:
                 writer.close()
         return losses
+
+    def _check_labels(self, y) -> None:
+        y = np.asarray(y)
+        bad = y[(y < 0) | (y >= self.num_classes)] if np.issubdtype(y.dtype, np.integer) else y
+        if y.ndim != 1 or bad.size:
+            raise MismatchError(
+                f"labels must be a 1-D array of integers in [0, {self.num_classes}) "
+                f"(num_classes={self.num_classes}); got dtype {y.dtype}, shape {y.shape}"
+                + (f", values {sorted(set(bad.tolist()))[:5]}" if bad.size else "")
+            )
 
     def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Logits for ``x``, in batches."""

@@ -20,7 +20,7 @@ mistake of running ``global_variables_initializer()`` after a restore.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -232,21 +232,25 @@ def _bitwise_equal(a, b) -> bool:
     return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
 
 
-def verify_restored(session: v1.Session, plan: RestorePlan) -> None:
+def verify_restored(
+    session: v1.Session, plan: RestorePlan, exclude: Callable[[str], bool] | None = None
+) -> None:
     """Raise :class:`MismatchError` if any restored variable no longer equals the checkpoint.
 
     This is how "restore, then ``global_variables_initializer()``" is caught: the
-    initializer overwrote restored weights with fresh random values.
+    initializer overwrote restored weights with fresh random values. ``exclude(name)``
+    skips variables that are meant to change (those being trained).
 
         >>> verify_restored(sess, plan)  # doctest: +SKIP
     """
     reader = tf.train.load_checkpoint(plan.checkpoint)
-    names = [g for g, _ in plan.to_restore]
+    pairs = [(g, key) for g, key in plan.to_restore if not (exclude and exclude(g))]
+    names = [g for g, _ in pairs]
     values = session.run([plan.variables[g] for g in names])
     try:
         changed = [
             g
-            for (g, key), value in zip(plan.to_restore, values, strict=True)
+            for (g, key), value in zip(pairs, values, strict=True)
             if not _bitwise_equal(value, reader.get_tensor(key))
         ]
     except (tf.errors.OpError, IndexError) as e:
