@@ -230,12 +230,14 @@ class Stage:
         mults = self.discriminative
         if isinstance(mults, (int, float)):
             mults = discriminative_multipliers(model, float(mults))
-        kinds = {"sgd": (LayerwiseSGD, {}), "momentum": (LayerwiseSGD, {"momentum": 0.9}),
-                 "adam": (LayerwiseAdam, {})}  # fmt: skip
+        sgd, adam = (keras.optimizers.SGD, LayerwiseSGD), (keras.optimizers.Adam, LayerwiseAdam)
+        kinds = {"sgd": (sgd, {}), "momentum": (sgd, {"momentum": 0.9}), "adam": (adam, {})}
         if self.optimizer not in kinds:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; expected one of {list(kinds)}")
-        cls, extra = kinds[self.optimizer]
-        return cls(learning_rate=self.learning_rate, lr_multipliers=mults or {}, **extra)
+        (plain, layerwise), extra = kinds[self.optimizer]
+        if not mults:  # a plain Keras optimizer: the saved .keras then loads without ftcore
+            return plain(learning_rate=self.learning_rate, **extra)
+        return layerwise(learning_rate=self.learning_rate, lr_multipliers=mults, **extra)
 
 
 def head_stage(epochs: int = 5, learning_rate: float = 0.01, optimizer: str = "sgd",
