@@ -8,15 +8,15 @@ import subprocess
 import sys
 
 import pytest
-from graph_testlib import PREDICTIONS, slim_checkpoint
-from test_freeze import small_keras_model
+from export_testlib import shared_slim_checkpoint, small_keras_model
+from graph_testlib import PREDICTIONS
 
 from ftcore.cli import main
 
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    return slim_checkpoint(tmp_path_factory.mktemp("slim"))
+    return shared_slim_checkpoint(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

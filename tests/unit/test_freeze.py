@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-import keras
 import numpy as np
 import pytest
-from graph_testlib import PREDICTIONS, images, slim_checkpoint
+from export_testlib import shared_slim_checkpoint, small_keras_model
+from graph_testlib import PREDICTIONS, images
 
 from ftcore.errors import MismatchError, UnknownNameError
 from ftcore.freeze import (
@@ -24,27 +24,9 @@ from ftcore.graph_safety import load_graph_def
 from ftcore.predictor import frozen, restored_checkpoint, restored_keras
 
 
-def small_keras_model(seed: int = 0) -> keras.Model:
-    """Conv/BN/ReLU6 + depthwise/BN + head, with BN statistics far from their initial 0/1."""
-    keras.utils.set_random_seed(seed)
-    L = keras.layers
-    x = inp = keras.Input((16, 16, 3))
-    x = L.ReLU(6.0)(L.BatchNormalization()(L.Conv2D(8, 3, strides=2, use_bias=False)(x)))
-    x = L.ReLU(6.0)(L.BatchNormalization()(L.DepthwiseConv2D(3, padding="same", use_bias=False)(x)))
-    x = L.Dense(4, activation="softmax")(L.GlobalAveragePooling2D()(x))
-    model = keras.Model(inp, x, name="small")
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, L.BatchNormalization):
-            g, b, m, v = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 2, g.shape), rng.normal(size=b.shape),
-                               rng.normal(size=m.shape), rng.uniform(0.2, 3, v.shape)])  # fmt: skip
-    return model
-
-
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    return slim_checkpoint(tmp_path_factory.mktemp("slim"))
+    return shared_slim_checkpoint(tmp_path_factory)
 
 
 @pytest.mark.slow

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from graph_testlib import PREDICTIONS, slim_checkpoint
-from test_freeze import small_keras_model
+from export_testlib import shared_slim_checkpoint, small_keras_model
+from graph_testlib import PREDICTIONS
 
 from ftcore.errors import MismatchError, MissingFileError, UnknownNameError
 from ftcore.freeze import export_checkpoint, export_keras
@@ -15,7 +15,7 @@ from ftcore.predictor import Predictor, frozen, load, restored_checkpoint, resto
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    return slim_checkpoint(tmp_path_factory.mktemp("slim"))
+    return shared_slim_checkpoint(tmp_path_factory)
 
 
 def _identity_predictor(labels=None) -> Predictor:
