@@ -588,7 +588,7 @@ def _run_stages(model, x, y, stages, validation_data, batch_size, loss, metrics,
             epochs=stage.epochs,
             initial_epoch=initial_epoch,
             validation_data=fval,
-            shuffle=shuffle,
+            shuffle=shuffle and augment is None,  # the augmented dataset is shuffled
             callbacks=cbs,
             verbose=verbose,
         )
