@@ -9,8 +9,12 @@ else :class:`~ftcore.errors.MismatchError` with the numbers, and nothing is writ
 The ``.pb`` and its JSON sidecar (``model.pb.json``: tensor names, shapes, dtype, preprocessing,
 labels, the check's figures) are written atomically.
 
-    >>> export_checkpoint("ckpt_dir", "model.pb", outputs=["MobilenetV2/Predictions/Reshape_1"])  # doctest: +SKIP
-    Sidecar(inputs=[TensorInfo(name='input:0', shape=[None, 32, 32, 3], dtype='float32')], ...)
+Entry points: :func:`export_checkpoint` (a Saver checkpoint with its ``.meta``),
+:func:`export_session` (a live TF1 session), :func:`export_keras` (a Keras model).
+
+    >>> sc = export_checkpoint("runs/slim", "model.pb", outputs=["MobilenetV2/Predictions/Reshape_1"])  # doctest: +SKIP
+    >>> sc.inputs, sc.check["optimized_max_abs_diff"] < 1e-4  # doctest: +SKIP
+    ([TensorInfo(name='input:0', shape=[None, 32, 32, 3], dtype='float32')], True)
 """
 
 from __future__ import annotations
@@ -237,6 +241,37 @@ def export_graph(
     return sidecar
 
 
+def export_session(
+    sess: v1.Session,
+    output_path: str | os.PathLike,
+    outputs: Sequence[str],
+    input_name: str | None = None,
+    **kwargs,
+) -> Sidecar:
+    """Freeze a live TF1 session's graph to ``output_path``, checked against the session itself.
+
+    ``input_name`` defaults to the graph's only placeholder; see :func:`export_graph` for the rest.
+    """
+    graph = sess.graph
+    if input_name is None:
+        found = _placeholders(graph)
+        if len(found) != 1:
+            raise MismatchError(f"the graph has placeholders {found}; name the input")
+        input_name = found[0]
+    inp = graph.get_tensor_by_name(_tensor_name(graph, input_name, "input"))
+    outs = [graph.get_tensor_by_name(_tensor_name(graph, o, "output")) for o in outputs]
+    graph_def = freeze_session(sess, [t.name for t in outs])
+    kwargs.setdefault("source", "TF1 session")
+    return export_graph(
+        graph_def,
+        output_path,
+        [_tensor_info(inp)],
+        [_tensor_info(t) for t in outs],
+        reference=lambda x: sess.run(outs, {inp: x}),
+        **kwargs,
+    )
+
+
 def export_checkpoint(
     ckpt: str | os.PathLike,
     output_path: str | os.PathLike,
@@ -251,23 +286,9 @@ def export_checkpoint(
     safety check (see :func:`ftcore.graph_restore.load_meta_graph`).
     """
     with restore_meta_graph(ckpt, trust=trust) as restored:
-        sess, graph = restored.session, restored.graph
-        if input_name is None:
-            found = _placeholders(graph)
-            if len(found) != 1:
-                raise MismatchError(f"checkpoint graph has placeholders {found}; name the input")
-            input_name = found[0]
-        inp = graph.get_tensor_by_name(_tensor_name(graph, input_name, "input"))
-        outs = [graph.get_tensor_by_name(_tensor_name(graph, o, "output")) for o in outputs]
-        graph_def = freeze_session(sess, [t.name for t in outs])
-        return export_graph(
-            graph_def,
-            output_path,
-            [_tensor_info(inp)],
-            [_tensor_info(t) for t in outs],
-            reference=lambda x: sess.run(outs, {inp: x}),
-            source=f"checkpoint {resolve_checkpoint(ckpt)}",
-            **kwargs,
+        source = f"checkpoint {resolve_checkpoint(ckpt)}"
+        return export_session(
+            restored.session, output_path, outputs, input_name, source=source, **kwargs
         )
 
 
