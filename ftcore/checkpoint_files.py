@@ -34,19 +34,22 @@ def _step(prefix: Path) -> int:
 def resolve_checkpoint(path: str | os.PathLike) -> str:
     """The checkpoint prefix for a directory (newest checkpoint), a prefix or a checkpoint file.
 
-    A directory uses its ``checkpoint`` state file (TF writes absolute paths there: when the
-    directory was copied, the copy inside it wins over the original); without one, the
-    ``*.index`` with the highest step. Raises :class:`MissingFileError` naming what is missing.
+    A directory uses its ``checkpoint`` state file; TF writes absolute paths there, so a
+    copied or moved directory uses the checkpoint of that name inside it. Without a usable
+    state file, the ``*.index`` with the highest step. Raises :class:`MissingFileError`
+    naming what is missing.
 
         >>> resolve_checkpoint("runs/slim")  # doctest: +SKIP
         'runs/slim/model.ckpt-1200'
     """
     path = Path(path)
     if path.is_dir():
-        latest = tf.train.latest_checkpoint(str(path))
-        if latest:
-            local = path / Path(latest).name  # a copied directory whose state file is absolute
-            return str(local) if Path(f"{local}.index").is_file() else latest
+        state = tf.train.get_checkpoint_state(str(path))
+        if state and state.model_checkpoint_path:
+            named = Path(state.model_checkpoint_path)  # absolute when TF wrote it
+            for candidate in (path / named.name, named if named.is_absolute() else path / named):
+                if Path(f"{candidate}.index").is_file():
+                    return str(candidate)
         indexes = sorted(path.glob("*.index"), key=lambda p: _step(p.with_suffix("")))
         if not indexes:
             found = sorted(p.name for p in path.iterdir())[:8]
