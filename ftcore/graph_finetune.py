@@ -130,7 +130,15 @@ class GraphFineTuner:
         seed: int = 0,
         watch: int = 3,
     ) -> None:
-        """Use :meth:`from_meta` or :meth:`from_builder`; ``graph`` already holds the base."""
+        """Cut ``graph`` (already holding the base) at ``target``; restore from ``checkpoint``.
+
+        ``checkpoint=None`` trains from scratch (every variable initialized). The new head is
+        ``head(target, num_classes)`` under ``head_scope``; the first phase trains
+        ``trainable_scopes`` (default: the head scope) at ``learning_rate``. With
+        ``strict=True`` every variable the target depends on must be in the checkpoint with
+        its shape and dtype; ``assignment_map`` renames (checkpoint scope -> graph scope).
+        ``watch`` frozen base weights get TensorBoard histograms.
+        """
         self.graph, self.head_scope, self._optimizer = graph, head_scope, optimizer
         self.num_classes = num_classes
         self.phases: list[Phase] = []
@@ -161,16 +169,26 @@ class GraphFineTuner:
     # -- construction --------------------------------------------------------------------
     @classmethod
     def from_meta(
-        cls, checkpoint: str | os.PathLike, target: str, num_classes: int, meta=None, **kwargs
+        cls,
+        checkpoint: str | os.PathLike,
+        target: str,
+        num_classes: int,
+        meta: str | os.PathLike | None = None,
+        trust: bool = False,
+        **kwargs,
     ) -> GraphFineTuner:
         """Method 1: import the checkpoint's ``.meta`` (or ``meta``), cut at ``target``, restore.
+
+        The meta graph is safety-checked like :func:`~ftcore.graph_restore.load_meta_graph`
+        (``trust=True`` skips that); ``kwargs`` go to the constructor (``learning_rate``,
+        ``head``, ``head_scope``, ``assignment_map``, ``strict``, ``trainable_scopes``...).
 
         >>> ft = GraphFineTuner.from_meta("runs/slim", "MobilenetV2/expanded_conv_14/output", 5)  # doctest: +SKIP
         """
         from ftcore.checkpoint_files import resolve_checkpoint
 
         prefix = resolve_checkpoint(checkpoint)
-        graph = load_meta_graph(meta or prefix + ".meta")
+        graph = load_meta_graph(meta or prefix + ".meta", trust=trust)
         return cls(graph, prefix, target, num_classes, **kwargs)
 
     @classmethod
@@ -223,7 +241,7 @@ class GraphFineTuner:
             picks = sorted({round(i * (len(base) - 1) / max(watch - 1, 1)) for i in range(watch)})
             head = [v for v in v1.trainable_variables() if in_scope(v.name, self.head_scope)]
             for v in [base[i] for i in picks if base] + head:
-                items.append(v1.summary.histogram(op_name(v.name).replace(":", "_"), v))
+                items.append(v1.summary.histogram(op_name(v.name), v))
             return v1.summary.merge(items)
 
     # -- phases --------------------------------------------------------------------------

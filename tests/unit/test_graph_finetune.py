@@ -185,6 +185,7 @@ def test_training_from_a_tf_data_pipeline_stops_when_it_ends(ckpt_dir):
         assert int(ft.session.run(ft.global_step)) == 2
 
 
+@pytest.mark.slow
 def test_bad_targets_scopes_and_checkpoints_are_clear_errors(ckpt_dir):
     with pytest.raises(UnknownNameError, match="closest: 'MobilenetV2/expanded_conv_14/output:0'"):
         GraphFineTuner.from_meta(ckpt_dir, "MobilenetV2/expanded_conv_14/outptu", num_classes=3)

@@ -55,6 +55,7 @@ def method1(ckpt_dir):
         yield net
 
 
+@pytest.mark.slow
 def test_methods_1_2_3_give_identical_predictions_on_real_photos(
     method1, ckpt_dir, frozen_pb, photo_batch
 ):
