@@ -13,8 +13,8 @@ checkpoint (catching a stray ``global_variables_initializer()`` run on the sessi
     >>> ft.fit((x_train, y_train), steps=100, logdir="runs/ft")              # doctest: +SKIP
     >>> ft.unfreeze("MobilenetV2/expanded_conv_14", learning_rate=1e-4)      # doctest: +SKIP
     >>> ft.fit((x_train, y_train), steps=50)                                 # doctest: +SKIP
-    >>> ft.evaluate(x_test, y_test), ft.save("runs/ft")                      # doctest: +SKIP
-    (0.91, 'runs/ft/model.ckpt-150')
+    >>> ft.save("runs/ft")                                                   # doctest: +SKIP
+    'runs/ft/model.ckpt-150'
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from ftcore.atomic import write_text
+from ftcore.checkpoint_files import resolve_checkpoint
 from ftcore.errors import MismatchError
 from ftcore.graph_names import op_name, resolve_tensor, variables_by_name
 from ftcore.graph_restore import load_meta_graph, read_variable
@@ -162,9 +163,13 @@ class GraphFineTuner:
             self._increment = self.global_step.assign_add(1)
             self._summaries = self._build_summaries(watch)
             self.session = v1.Session(graph=graph)
-            self.plan = self._restore(checkpoint, assignment_map, strict)
             self._train_op = None
-            self._add_phase(trainable_scopes or (head_scope,), learning_rate)
+            try:
+                self.plan = self._restore(checkpoint, assignment_map, strict)
+                self._add_phase(trainable_scopes or (head_scope,), learning_rate)
+            except BaseException:
+                self.session.close()
+                raise
 
     # -- construction --------------------------------------------------------------------
     @classmethod
@@ -185,8 +190,6 @@ class GraphFineTuner:
 
         >>> ft = GraphFineTuner.from_meta("runs/slim", "MobilenetV2/expanded_conv_14/output", 5)  # doctest: +SKIP
         """
-        from ftcore.checkpoint_files import resolve_checkpoint
-
         prefix = resolve_checkpoint(checkpoint)
         graph = load_meta_graph(meta or prefix + ".meta", trust=trust)
         return cls(graph, prefix, target, num_classes, **kwargs)
