@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
-from graph_testlib import PREDICTIONS, SIZE, TARGET, frozen_slim, slim_checkpoint
+from graph_testlib import PREDICTIONS, SIZE, TARGET, frozen_slim, images, slim_checkpoint
 from PIL import Image
 
 from ftcore.checkpoint_files import checkpoint_contents, read_checkpoint_value, resolve_checkpoint
@@ -22,9 +22,11 @@ from ftcore.errors import (
 from ftcore.graph_names import list_nodes, list_tensors, list_variables
 from ftcore.graph_restore import (
     load_frozen_graph,
+    restore_built_graph,
     restore_meta_graph,
     restore_slim_mobilenet_v2,
 )
+from ftcore.slim_mobilenet_v2 import mobilenet_v2
 
 v1 = tf.compat.v1
 
@@ -81,6 +83,19 @@ def test_reading_a_variable_by_name_gives_its_value_not_the_handle(method1, ckpt
         assert got.dtype == np.float32
         np.testing.assert_array_equal(got, expected)
     assert not np.allclose(expected, 1.0)  # a restored value, not the initializer's
+
+
+def test_method_2_restores_a_renamed_scope_through_an_assignment_map(method1, ckpt_dir):
+    def build():
+        x = v1.placeholder(tf.float32, [None, SIZE, SIZE, 3], name="input")
+        mobilenet_v2(x, 5, depth_multiplier=0.35, scope="student")
+
+    x = images(2)
+    with restore_built_graph(build, ckpt_dir, assignment_map={"MobilenetV2/": "student/"}) as net:
+        assert net.plan.complete
+        assert ("student/Conv/weights", "MobilenetV2/Conv/weights") in net.plan.to_restore
+        renamed = net.run("student/Predictions/Reshape_1", {"input": x})
+    np.testing.assert_array_equal(renamed, method1.run(PREDICTIONS, {"input": x}))
 
 
 def test_method_2_restores_a_training_graph_including_bn_statistics(ckpt_dir):
