@@ -216,12 +216,16 @@ def test_import_prefix_confusion_is_explained(frozen_pb, prefix, asked, hint):
     assert hint in str(err.value)
 
 
-def test_a_frozen_graph_with_file_ops_is_refused(tmp_path):
+def test_graphs_with_file_ops_are_refused_before_anything_runs(ckpt_dir, tmp_path):
     g = tf.Graph()
     with g.as_default():
         x = v1.placeholder(tf.string, [], name="input")
         tf.io.write_file("/tmp/leak", x, name="leak")
+        v1.train.export_meta_graph(str(tmp_path / "evil.meta"), graph=g)
     pb = tmp_path / "evil.pb"
     pb.write_bytes(g.as_graph_def().SerializeToString())
-    with pytest.raises(UnsafeGraphError, match="node 'leak' \\(WriteFile: writes files\\)"):
+    refused = "node 'leak' \\(WriteFile: writes files\\)"
+    with pytest.raises(UnsafeGraphError, match=refused):
         load_frozen_graph(pb)
+    with pytest.raises(UnsafeGraphError, match=refused):
+        restore_meta_graph(ckpt_dir, meta=tmp_path / "evil.meta")
