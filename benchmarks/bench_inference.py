@@ -38,9 +38,11 @@ def _measure(benchmark, run, x, **info):
 @pytest.mark.parametrize("batch", BATCHES)
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("model", ["slim", "keras"])
-def test_inference_throughput(benchmark, predictors, image_batch, model, device, batch, path):
+def test_inference_throughput(benchmark, predictors, inference_batch, model, device, batch, path):
     predictor = predictors(model, path, device)
-    out = _measure(benchmark, predictor, image_batch(batch), model=model, path=path, device=device)
+    out = _measure(
+        benchmark, predictor, inference_batch(batch), model=model, path=path, device=device
+    )
     assert out.shape == (batch, 1001 if model == "slim" else 1000)
 
 
@@ -65,13 +67,13 @@ def _onnx_session(pb, input_name: str, output_name: str):
 )
 @pytest.mark.parametrize("batch", BATCHES)
 @pytest.mark.parametrize("model", ["slim", "keras"])
-def test_onnxruntime_throughput(benchmark, request, image_batch, model, batch):
+def test_onnxruntime_throughput(benchmark, request, inference_batch, model, batch):
     from ftcore.freeze import read_sidecar
 
     _, pb = request.getfixturevalue(f"{model}_export")
     sidecar = read_sidecar(pb)
     run = _onnx_session(pb, sidecar.inputs[0].name, sidecar.outputs[0].name)
     out = _measure(
-        benchmark, run, image_batch(batch), model=model, path="onnxruntime", device="cpu"
+        benchmark, run, inference_batch(batch), model=model, path="onnxruntime", device="cpu"
     )
     assert out.shape[0] == batch

@@ -25,11 +25,15 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from ftcore.checkpoint_files import resolve_checkpoint
 from ftcore.errors import MismatchError, MissingFileError, unknown_name
 from ftcore.freeze import read_sidecar
+from ftcore.graph_names import resolve_tensor
 from ftcore.graph_optimize import node_name, optimize
+from ftcore.graph_restore import load_meta_graph
 from ftcore.graph_safety import load_graph_def
 from ftcore.images import load_images
+from ftcore.restore_plan import plan_restore, restore_and_initialize
 
 v1 = tf.compat.v1
 DEVICES = ("cpu", "gpu")
@@ -157,11 +161,6 @@ def restored_checkpoint(
     trust: bool = False,
 ) -> Predictor:
     """The restored path for a TF1 checkpoint: its meta graph and variables in a session."""
-    from ftcore.checkpoint_files import resolve_checkpoint
-    from ftcore.graph_names import resolve_tensor
-    from ftcore.graph_restore import load_meta_graph
-    from ftcore.restore_plan import plan_restore, restore_and_initialize
-
     config = _session_config(device)
     prefix = resolve_checkpoint(ckpt)
     graph = load_meta_graph(prefix + ".meta", trust=trust)
