@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from ftcore.keras_freeze import leaves, trainable_flags
 from ftcore.keras_head import head_start
@@ -90,3 +91,62 @@ def extract_features(base: keras.Model, x: np.ndarray, batch_size: int = 64) -> 
     (5, 3)
     """
     return np.asarray(base.predict(x, batch_size=batch_size, verbose=0))
+
+
+def fit_features(
+    head: keras.Model,
+    features: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int,
+    initial_epoch: int = 0,
+    shuffle: bool = True,
+    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    callbacks: list[keras.callbacks.Callback] = (),
+) -> dict[str, list[float]]:
+    """Train the compiled ``head`` on cached features; return the per-epoch history.
+
+    The same steps as ``head.fit`` (it calls ``head.train_step`` on the same batches), but a
+    whole epoch runs as one graph call on in-memory tensors, without ``fit``'s per-epoch data
+    pipeline: on small heads that overhead, not the arithmetic, dominates. Callbacks get the
+    epoch- and train-level hooks (not per-batch ones); ``head.stop_training`` is honoured.
+
+    >>> head = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    >>> head.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    >>> h = fit_features(head, np.ones((4, 3), "float32"), np.array([0, 1, 0, 1]), epochs=2,
+    ...                  batch_size=2, shuffle=False)
+    >>> sorted(h), len(h["loss"])
+    (['accuracy', 'loss'], 2)
+    """
+    x_all, y_all = tf.constant(features), tf.constant(y)
+    head.evaluate(features[:batch_size], y[:batch_size], verbose=0)  # builds loss and metrics
+    if not head.optimizer.built:
+        head.optimizer.build(head.trainable_variables)
+
+    @tf.function
+    def run_epoch(xs, ys):
+        for start in tf.range(0, tf.shape(xs)[0], batch_size):
+            head.train_step((xs[start : start + batch_size], ys[start : start + batch_size]))
+
+    history = keras.callbacks.History()
+    cbs = keras.callbacks.CallbackList([*callbacks, history], model=head, epochs=epochs)
+    head.stop_training = False
+    cbs.on_train_begin()
+    for epoch in range(initial_epoch, epochs):
+        cbs.on_epoch_begin(epoch)
+        head.reset_metrics()
+        order = tf.random.shuffle(tf.range(len(features))) if shuffle else None
+        xs, ys = (tf.gather(x_all, order), tf.gather(y_all, order)) if shuffle else (x_all, y_all)
+        run_epoch(xs, ys)
+        logs = {k: float(v) for k, v in head.get_metrics_result().items()}
+        if validation_data is not None:
+            val = head.evaluate(
+                *validation_data, batch_size=batch_size, verbose=0, return_dict=True
+            )
+            logs.update({f"val_{k}": float(v) for k, v in val.items()})
+        cbs.on_epoch_end(epoch, logs)
+        if head.stop_training:
+            break
+    cbs.on_train_end()
+    return history.history

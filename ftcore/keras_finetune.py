@@ -41,7 +41,7 @@ from tensorflow.core.framework import summary_pb2
 
 from ftcore.atomic import write_bytes, write_text
 from ftcore.errors import FtcoreError, MismatchError
-from ftcore.feature_cache import cache_blockers, extract_features, split_at_head
+from ftcore.feature_cache import cache_blockers, extract_features, fit_features, split_at_head
 from ftcore.keras_freeze import (
     FreezeReport,
     Selector,
@@ -189,8 +189,14 @@ class Stage:
     else is frozen; ``unfreeze_from`` instead trains every layer from that index / name on.
     ``optimizer``: ``"sgd"``, ``"momentum"`` (SGD, momentum 0.9) or ``"adam"``.
     ``discriminative``: lowest LR multiplier for the earliest trainable base layer (geometric
-    up to 1 at the head) or ``{variable path: multiplier}``. ``train_bn``: BatchNormalization
-    layers train too (and then run in training mode), as fastai's ``train_bn``.
+    up to 1 at the head) or ``{variable path: multiplier}``.
+
+    ``train_bn``: ``None`` (default) keeps BatchNormalization layers frozen in an
+    ``unfreeze_from`` stage (the Keras guide's advice: a trainable BN normalises with the small
+    fine-tuning batches and overwrites its moving statistics) and follows ``train`` otherwise
+    (``train="all"`` trains them, as from-scratch training should); ``True`` makes every BN
+    layer trainable (affine parameters train, batch statistics, moving statistics update), as
+    fastai's ``train_bn``; ``False`` freezes every BN layer.
     """
 
     name: str
@@ -200,7 +206,7 @@ class Stage:
     optimizer: str = "sgd"
     learning_rate: float = 0.01
     discriminative: float | dict[str, float] | None = None
-    train_bn: bool = False
+    train_bn: bool | None = None
 
     def apply(self, model: keras.Model) -> list[str]:
         """Set ``model``'s trainable flags for this stage; return the trainable leaf paths."""
@@ -212,9 +218,11 @@ class Stage:
             on = set(order[k:])
         else:
             on = set(select(model, self.train)) if self.train is not None else set()
+        bn = {p for p, layer in leaves(model) if isinstance(layer, keras.layers.BatchNormalization)}
         if self.train_bn:
-            on |= {p for p, layer in leaves(model)
-                   if isinstance(layer, keras.layers.BatchNormalization)}  # fmt: skip
+            on |= bn
+        elif self.train_bn is False or self.unfreeze_from is not None:
+            on -= bn
         set_trainable_flags(model, {p: p in on for p in order})
         return [p for p in order if p in on]
 
@@ -580,21 +588,26 @@ def _run_stages(model, x, y, stages, validation_data, batch_size, loss, metrics,
         if log_dir is not None:
             cbs.append(TensorBoardLogger(Path(log_dir), f"{i}_{stage.name}", layers, step, writers))
         cbs.extend(callbacks)
-        train = fx if augment is None else _augmented(fx, y, augment, batch_size, shuffle)
-        history = fit_model.fit(
-            train,
-            y if augment is None else None,
-            batch_size=batch_size if augment is None else None,
-            epochs=stage.epochs,
-            initial_epoch=initial_epoch,
-            validation_data=fval,
-            shuffle=shuffle and augment is None,  # the augmented dataset is shuffled
-            callbacks=cbs,
-            verbose=verbose,
-        )
+        if cached and not tf.distribute.has_strategy():
+            history = fit_features(fit_model, fx, y, epochs=stage.epochs, batch_size=batch_size,
+                                   initial_epoch=initial_epoch, shuffle=shuffle,
+                                   validation_data=fval, callbacks=cbs)  # fmt: skip
+        else:
+            train = fx if augment is None else _augmented(fx, y, augment, batch_size, shuffle)
+            history = fit_model.fit(
+                train,
+                y if augment is None else None,
+                batch_size=batch_size if augment is None else None,
+                epochs=stage.epochs,
+                initial_epoch=initial_epoch,
+                validation_data=fval,
+                shuffle=shuffle and augment is None,  # the augmented dataset is shuffled
+                callbacks=cbs,
+                verbose=verbose,
+            ).history
         if ckpt is not None:
             write_checkpoint(ckpt, model, None, i + 1, 0, best)
-        result.stages.append(StageResult(stage.name, dict(history.history), cached, blockers,
+        result.stages.append(StageResult(stage.name, dict(history), cached, blockers,
                                          trained))  # fmt: skip
     return result
 
