@@ -87,6 +87,26 @@ def test_predict_prints_top_k_labels_per_image(frozen_pb, photos, capsys):
     assert float(ranked[0][2]) >= float(ranked[1][2])
 
 
+def test_predict_with_a_checkpoint_needs_and_uses_the_output_name(ckpt, frozen_pb, photos, capsys):
+    cat = photos["chelsea_cat"]
+    code, _, err = cli(capsys, "predict", ckpt, cat)
+    assert code == 1 and "name the output tensor" in err
+    code, restored_out, _ = cli(capsys, "predict", ckpt, cat, "--output", PREDICTIONS, "--top", 5)
+    code_f, frozen_out, _ = cli(capsys, "predict", frozen_pb, cat, "--top", 5)
+    assert code == code_f == 0
+    ranks = lambda out: [line.split()[1] for line in out.splitlines()[1:]]  # noqa: E731
+    assert len(ranks(restored_out)) == 5 and sorted(ranks(restored_out)) == [
+        "0",
+        "1",
+        "2",
+        "3",
+        "4",
+    ]
+    assert ranks(frozen_out) == [
+        ("ant bee cat dog eel".split())[int(i)] for i in ranks(restored_out)
+    ]
+
+
 def test_inspect_checkpoint_meta_and_pb(ckpt, frozen_pb, capsys):
     from pathlib import Path
 
