@@ -545,6 +545,8 @@ def _run_stages(model, x, y, stages, validation_data, batch_size, loss, metrics,
                 verbose) -> FineTuneResult:  # fmt: skip
     result = FineTuneResult(model)
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    if resume and ckpt is None:
+        raise TypeError("resume=True needs checkpoint_dir")
     best: dict = {}
     start_stage, start_epoch, saved = 0, 0, None
     if resume and ckpt is not None:
@@ -554,8 +556,14 @@ def _run_stages(model, x, y, stages, validation_data, batch_size, loss, metrics,
             start_stage, start_epoch = state["stage"], state["epoch"]
             if state.get("best") is not None:
                 best["value"] = state["best"]
-            n_w = len(model.weights)
-            model.set_weights([saved[f"w{i}"] for i in range(n_w)])
+            weights = [saved[k] for k in sorted((k for k in saved if k[0] == "w"),
+                                                key=lambda k: int(k[1:]))]  # fmt: skip
+            try:
+                model.set_weights(weights)
+            except ValueError as e:
+                raise MismatchError(
+                    f"checkpoint {ckpt / 'latest.npz'} does not fit model {model.name!r}: {e}"
+                ) from e
     step, writers = [0], {}
     layers = histogram_layers or default_histogram_layers(model)
     monitor = "val_loss" if validation_data is not None else "loss"

@@ -233,10 +233,11 @@ class _StopAt(keras.callbacks.Callback):
 
 @pytest.mark.slow
 def test_resume_from_latest_checkpoint_matches_an_uninterrupted_run(tmp_path):
-    """Stop in the middle of stage 2; resuming gives the weights of a run never stopped
-    (optimizer momentum included), and best.keras is a loadable full model."""
+    """Stop in the middle of the (cached) head stage, then in the middle of stage 2; resuming
+    gives the weights of a run never stopped (optimizer momentum included), and best.keras
+    is a loadable full model."""
     spec = {"kind": "dense", "blocks": [(3, False, False), (3, True, False)], "head_bn": False}
-    stages = [head_stage(2, 0.05, "momentum"), unfreeze_stage(0, 3, 0.05, "momentum")]
+    stages = [head_stage(3, 0.05, "momentum"), unfreeze_stage(0, 3, 0.05, "momentum")]
     x, y = data_for(build_net(spec), 16)
 
     def run(ckpt, **kw):
@@ -244,14 +245,17 @@ def test_resume_from_latest_checkpoint_matches_an_uninterrupted_run(tmp_path):
         fine_tune(model, x, y, stages, batch_size=8, shuffle=False, checkpoint_dir=ckpt, **kw)
         return model
 
+    def state():
+        saved = json.loads((tmp_path / "b" / "latest.json").read_text())
+        return saved["stage"], saved["epoch"]
+
     reference = run(tmp_path / "a")
     with pytest.raises(_Interrupt):
-        run(tmp_path / "b", callbacks=[_StopAt(1)])
-    state = json.loads((tmp_path / "b" / "latest.json").read_text())
-    assert (state["stage"], state["epoch"]) == (0, 2)
-    with pytest.raises(_Interrupt):  # stage 1 done; now stop after stage 2's first epoch
+        run(tmp_path / "b", callbacks=[_StopAt(0)])
+    assert state() == (0, 1)
+    with pytest.raises(_Interrupt):  # head epochs 1-2 resume; stops after stage 2's epoch 0
         run(tmp_path / "b", resume=True, callbacks=[_StopAt(0)])
-    assert json.loads((tmp_path / "b" / "latest.json").read_text())["stage"] == 1
+    assert state() == (1, 1)
     resumed = run(tmp_path / "b", resume=True)
     for a, b in zip(reference.get_weights(), resumed.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -291,3 +295,13 @@ def test_tensorboard_logs_show_frozen_layers_not_moving(tmp_path):
     assert sorted(b1[0]) == [0, 1, 2] and sorted(b1[1]) == [3]
     assert not np.array_equal(b1[0][2], b1[1][3])  # moved once unfrozen
     assert trainable_flags(model)["b1_dense"]
+
+
+def test_resume_into_another_model_is_refused(tmp_path):
+    x, y = data_for(_tiny(), 8)
+    fine_tune(_tiny(), x, y, [head_stage(1)], checkpoint_dir=tmp_path)
+    other = build_net({"kind": "dense", "blocks": [(4, False, False)], "head_bn": False})
+    with pytest.raises(MismatchError, match=r"latest\.npz does not fit model"):
+        fine_tune(other, x, y, [head_stage(1)], checkpoint_dir=tmp_path, resume=True)
+    with pytest.raises(TypeError, match="resume=True needs checkpoint_dir"):
+        fine_tune(other, x, y, [head_stage(1)], resume=True)
