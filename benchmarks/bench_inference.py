@@ -1,8 +1,12 @@
-"""Throughput of frozen (constants, BN folded) vs restored (variables) MobileNetV2 inference.
+"""Throughput of frozen (constants, BN folded) vs restored (variables) MobileNetV2 inference,
+and (optional) onnxruntime on the same frozen graph converted by tf2onnx.
 
-Groups are ``<model> <device> batch <N>``, so each frozen/restored (and onnxruntime) set
-sits side by side and ``--benchmark-compare`` lines up runs. ``extra_info`` records
-``images_per_second`` (batch / median time per call).
+Groups are ``<model> <device> batch <N>``, so each frozen/restored/onnxruntime set sits side
+by side and ``--benchmark-compare`` lines up runs. ``extra_info`` records ``images_per_second``
+(batch / median time per call) and, on the restored and onnxruntime rows, the
+``frozen_over_<path>`` throughput ratio against the frozen row of the same run. The
+onnxruntime rows are skipped, with the reason, when onnxruntime or tf2onnx is not installed;
+when they run, onnxruntime's outputs are first checked against TF's (see ``mobilenet_224``).
 
     pytest benchmarks/bench_inference.py --benchmark-autosave
     pytest benchmarks/bench_inference.py --benchmark-compare --benchmark-compare-fail=median:10%
@@ -11,16 +15,38 @@ sits side by side and ``--benchmark-compare`` lines up runs. ``extra_info`` reco
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
+from mobilenet_224 import MODELS, onnx_missing
 
 BATCHES = (1, 8, 32)
-DEVICES = [pytest.param("cpu"), pytest.param("gpu", marks=pytest.mark.gpu)]
+PATHS = ("frozen", "restored", "onnxruntime")
 
 
-def _measure(benchmark, run, x, **info):
-    """Benchmark ``run(x)``, record images/s; returns the output of one call."""
+def _cases():
+    """(model, device, batch, path); path varies fastest, so each set runs back to back under
+    the same machine load. onnxruntime is compared on CPU only."""
+    no_onnx = onnx_missing()
+    for model in MODELS:
+        for device in ("cpu", "gpu"):
+            for batch in BATCHES:
+                for path in PATHS:
+                    if path == "onnxruntime" and device != "cpu":
+                        continue
+                    marks = [pytest.mark.gpu] if device == "gpu" else []
+                    if path == "onnxruntime" and no_onnx:
+                        marks.append(pytest.mark.skip(reason=no_onnx))
+                    yield pytest.param(
+                        model,
+                        device,
+                        batch,
+                        path,
+                        marks=marks,
+                        id=f"{model}-{device}-{batch}-{path}",
+                    )
+
+
+def _measure(benchmark, rates, run, x, **info):
+    """Benchmark ``run(x)``, record images/s and the ratio to the frozen path of this run."""
     batch = len(x)
     benchmark.group = f"{info['model']} {info['device']} batch {batch}"
     benchmark.extra_info.update(info, batch=batch)
@@ -29,51 +55,20 @@ def _measure(benchmark, run, x, **info):
         run(x)
     out = benchmark(run, x)
     if benchmark.stats is not None:
-        benchmark.extra_info["images_per_second"] = batch / benchmark.stats.stats.median
+        ips = batch / benchmark.stats.stats.median
+        benchmark.extra_info["images_per_second"] = ips
+        same = rates.setdefault((info["model"], info["device"], batch), {})
+        same[info["path"]] = ips
+        if info["path"] != "frozen" and "frozen" in same:
+            benchmark.extra_info[f"frozen_over_{info['path']}"] = same["frozen"] / ips
     return out
 
 
-# Bottom decorator varies slowest: each frozen/restored pair runs back to back (same load).
-@pytest.mark.parametrize("path", ["frozen", "restored"])
-@pytest.mark.parametrize("batch", BATCHES)
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("model", ["slim", "keras"])
-def test_inference_throughput(benchmark, predictors, inference_batch, model, device, batch, path):
+@pytest.mark.parametrize(("model", "device", "batch", "path"), list(_cases()))
+def test_inference_throughput(
+    benchmark, predictors, rates, inference_batch, model, device, batch, path
+):
     predictor = predictors(model, path, device)
-    out = _measure(
-        benchmark, predictor, inference_batch(batch), model=model, path=path, device=device
-    )
+    x = inference_batch(batch)
+    out = _measure(benchmark, rates, predictor, x, model=model, path=path, device=device)
     assert out.shape == (batch, 1001 if model == "slim" else 1000)
-
-
-def _onnx_session(pb, input_name: str, output_name: str):
-    import onnxruntime
-    import tf2onnx
-
-    from ftcore.graph_safety import load_graph_def
-
-    model_proto, _ = tf2onnx.convert.from_graph_def(
-        load_graph_def(pb), input_names=[input_name], output_names=[output_name]
-    )
-    session = onnxruntime.InferenceSession(
-        model_proto.SerializeToString(), providers=["CPUExecutionProvider"]
-    )
-    return lambda x: session.run([output_name], {input_name: x})[0]
-
-
-@pytest.mark.skipif(
-    not (importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("tf2onnx")),
-    reason="optional comparison: onnxruntime and tf2onnx are not installed",
-)
-@pytest.mark.parametrize("batch", BATCHES)
-@pytest.mark.parametrize("model", ["slim", "keras"])
-def test_onnxruntime_throughput(benchmark, request, inference_batch, model, batch):
-    from ftcore.freeze import read_sidecar
-
-    _, pb = request.getfixturevalue(f"{model}_export")
-    sidecar = read_sidecar(pb)
-    run = _onnx_session(pb, sidecar.inputs[0].name, sidecar.outputs[0].name)
-    out = _measure(
-        benchmark, run, inference_batch(batch), model=model, path="onnxruntime", device="cpu"
-    )
-    assert out.shape[0] == batch

@@ -1,12 +1,20 @@
-"""Shared benchmark fixtures: the MobileNetV2-224 exports (built once per session) and
-cached predictors for both paths; see ``mobilenet_224.py``."""
+"""Shared benchmark fixtures: the MobileNetV2-224 exports (built once per session), cached
+predictors for each path and the rates measured so far; see ``mobilenet_224.py``."""
 
 from __future__ import annotations
 
 import os
+from importlib import metadata
 
 import pytest
-from mobilenet_224 import IMAGE_SIZE, build_keras, build_slim, image_batch, make_predictor
+from mobilenet_224 import (
+    IMAGE_SIZE,
+    build_keras,
+    build_slim,
+    image_batch,
+    make_predictor,
+    onnx_missing,
+)
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +37,8 @@ def inference_batch():
 
 @pytest.fixture(scope="session")
 def predictors(request):
-    """``get(model, path, device)`` -> a cached :class:`ftcore.predictor.Predictor`."""
+    """``get(model, path, device)`` -> a cached :class:`ftcore.predictor.Predictor`
+    (path: "frozen", "restored" or "onnxruntime")."""
     cache: dict = {}
 
     def get(model: str, path: str, device: str):
@@ -44,5 +53,17 @@ def predictors(request):
         p.close()
 
 
+@pytest.fixture(scope="session")
+def rates() -> dict:
+    """``{(model, device, batch): {path: images/s}}`` measured in this run, for ratios."""
+    return {}
+
+
 def pytest_report_header(config):
-    return f"ftcore benchmarks: MobileNetV2 1.0 @ {IMAGE_SIZE}, {os.cpu_count()} CPU cores visible"
+    onnx = onnx_missing() or "onnxruntime {} / tf2onnx {}".format(
+        *(metadata.version(m) for m in ("onnxruntime", "tf2onnx"))
+    )
+    return (
+        f"ftcore benchmarks: MobileNetV2 1.0 @ {IMAGE_SIZE}, {os.cpu_count()} CPU cores visible; "
+        + onnx
+    )

@@ -2,7 +2,7 @@
 
 One panel per model and device; per batch size, one bar per path (frozen, restored,
 onnxruntime when measured), labelled with images/s. ``--table`` prints a Markdown table with
-the frozen/restored ratio, for the README.
+the frozen/restored (and frozen/onnxruntime) ratios, for the README.
 
     $ python -m ftcore.bench_report .benchmarks/Linux-*/0001_run.json --output chart.png --table
 """
@@ -70,23 +70,23 @@ def _panels(results: Sequence[Result]) -> dict[tuple[str, str], dict[int, dict[s
 
 
 def markdown_table(results: Sequence[Result]) -> str:
-    """Images/s per model, device, batch and path, with the frozen/restored ratio."""
+    """Images/s per model, device, batch and path, with frozen/<path> ratios for the others."""
     paths = [p for p in PATHS if any(r.path == p for r in results)]
+    others = [p for p in paths if p != "frozen"]
     lines = [
         "| model | device | batch | "
-        + " | ".join(f"{p} img/s" for p in paths)
-        + " | frozen/restored |",
-        "|---" * (len(paths) + 4) + "|",
+        + " | ".join([f"{p} img/s" for p in paths] + [f"frozen/{p}" for p in others])
+        + " |",
+        "|---" * (3 + len(paths) + len(others)) + "|",
     ]
     for (model, device), batches in sorted(_panels(results).items()):
         for batch, by_path in sorted(batches.items()):
             cells = [f"{by_path[p]:.1f}" if p in by_path else "-" for p in paths]
-            ratio = (
-                f"{by_path['frozen'] / by_path['restored']:.2f}x"
-                if {"frozen", "restored"} <= set(by_path)
-                else "-"
-            )
-            lines.append(f"| {model} | {device} | {batch} | " + " | ".join(cells) + f" | {ratio} |")
+            ratios = [
+                f"{by_path['frozen'] / by_path[p]:.2f}x" if {"frozen", p} <= set(by_path) else "-"
+                for p in others
+            ]
+            lines.append(f"| {model} | {device} | {batch} | " + " | ".join(cells + ratios) + " |")
     return "\n".join(lines)
 
 

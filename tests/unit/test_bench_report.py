@@ -14,11 +14,11 @@ from ftcore.errors import InvalidFileError
 MEDIANS = {("slim", "frozen"): 0.01, ("slim", "restored"): 0.02, ("keras", "frozen"): 0.04}
 
 
-def saved_run(tmp_path):
+def saved_run(tmp_path, medians=MEDIANS):
     cases = [
         {"name": f"test_inference_throughput[{m}-cpu-{b}-{p}]", "stats": {"median": med * b},
          "extra_info": {"model": m, "path": p, "device": "cpu", "batch": b}}
-        for (m, p), med in MEDIANS.items() for b in (1, 8)
+        for (m, p), med in medians.items() for b in (1, 8)
     ] + [{"name": "test_feature_cache", "stats": {"median": 1.0}, "extra_info": {}}]  # fmt: skip
     path = tmp_path / "0001_run.json"
     path.write_text(json.dumps({"benchmarks": cases}))
@@ -31,6 +31,15 @@ def test_table_has_throughput_and_ratio(tmp_path, capsys):
     assert "| slim | cpu | 8 | 100.0 | 50.0 | 2.00x |" in out
     assert "| keras | cpu | 1 | 25.0 | - | - |" in out
     assert len(read_results(saved_run(tmp_path))) == 6  # the feature-cache case is not inference
+
+
+def test_table_adds_the_onnxruntime_ratio_when_measured(tmp_path, capsys):
+    medians = {**MEDIANS, ("slim", "onnxruntime"): 0.008}
+    assert main([str(saved_run(tmp_path, medians)), "--table"]) == 0
+    out = capsys.readouterr().out
+    assert "| frozen/restored | frozen/onnxruntime |" in out
+    assert "| slim | cpu | 1 | 100.0 | 50.0 | 125.0 | 2.00x | 0.80x |" in out
+    assert "| keras | cpu | 8 | 25.0 | - | - | - | - |" in out
 
 
 def test_chart_draws_one_bar_per_case_scaled_to_throughput(tmp_path):
