@@ -287,7 +287,7 @@ def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
     return path
 
 
-class BestCheckpoint(keras.callbacks.Callback):
+class _BestCheckpoint(keras.callbacks.Callback):
     """Save ``target`` (the full model, also while a head-only model trains) to ``path``
     whenever ``monitor`` improves; ``best`` is shared across stages."""
 
@@ -302,7 +302,7 @@ class BestCheckpoint(keras.callbacks.Callback):
             save_model_atomic(self.target, self.path)
 
 
-class LatestCheckpoint(keras.callbacks.Callback):
+class _LatestCheckpoint(keras.callbacks.Callback):
     """After each epoch, write the full model's weights, the optimizer state and
     ``{"stage": i, "epoch": completed epochs}`` to ``directory`` (atomically)."""
 
@@ -311,11 +311,11 @@ class LatestCheckpoint(keras.callbacks.Callback):
         self.target, self.dir, self.stage, self.best = target, Path(directory), stage, best
 
     def on_epoch_end(self, epoch, logs=None):
-        write_checkpoint(self.dir, self.target, self.model.optimizer, self.stage, epoch + 1,
+        _write_checkpoint(self.dir, self.target, self.model.optimizer, self.stage, epoch + 1,
                          self.best)  # fmt: skip
 
 
-def write_checkpoint(directory: Path, model: keras.Model, optimizer, stage: int, epoch: int,
+def _write_checkpoint(directory: Path, model: keras.Model, optimizer, stage: int, epoch: int,
                      best: dict) -> None:  # fmt: skip
     """Write ``latest.npz`` (model weights + optimizer variables) then ``latest.json``."""
     buf = io.BytesIO()
@@ -328,7 +328,7 @@ def write_checkpoint(directory: Path, model: keras.Model, optimizer, stage: int,
     write_text(directory / "latest.json", json.dumps(state))
 
 
-def read_checkpoint(directory: Path) -> tuple[dict, dict[str, np.ndarray]] | None:
+def _read_checkpoint(directory: Path) -> tuple[dict, dict[str, np.ndarray]] | None:
     """``(state, arrays)`` of the latest checkpoint in ``directory``, or None."""
     state_path = Path(directory) / "latest.json"
     if not state_path.is_file():
@@ -407,7 +407,7 @@ class TensorBoardLogger(keras.callbacks.Callback):
         self._histograms()
 
 
-def default_histogram_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
+def _default_histogram_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
     """The first two and the last weighted base layers plus every weighted head layer."""
     weighted = [(p, layer) for p, layer in leaves(model) if layer.weights]
     base = [(p, lr) for p, lr in weighted if not _in_head(model, p)]
@@ -550,7 +550,7 @@ def _run_stages(model, x, y, stages, validation_data, batch_size, loss, metrics,
     best: dict = {}
     start_stage, start_epoch, saved = 0, 0, None
     if resume and ckpt is not None:
-        found = read_checkpoint(ckpt)
+        found = _read_checkpoint(ckpt)
         if found is not None:
             state, saved = found
             start_stage, start_epoch = state["stage"], state["epoch"]
@@ -565,7 +565,7 @@ def _run_stages(model, x, y, stages, validation_data, batch_size, loss, metrics,
                     f"checkpoint {ckpt / 'latest.npz'} does not fit model {model.name!r}: {e}"
                 ) from e
     step, writers = [0], {}
-    layers = histogram_layers or default_histogram_layers(model)
+    layers = histogram_layers or _default_histogram_layers(model)
     monitor = "val_loss" if validation_data is not None else "loss"
     for i, stage in enumerate(stages):
         if i < start_stage or (i == start_stage and start_epoch >= stage.epochs):
@@ -591,8 +591,8 @@ def _run_stages(model, x, y, stages, validation_data, batch_size, loss, metrics,
             _restore_optimizer(fit_model, saved)
         cbs: list = [CompileGuard()]
         if ckpt is not None:
-            cbs.append(LatestCheckpoint(model, ckpt, i, best))
-            cbs.append(BestCheckpoint(model, ckpt / "best.keras", monitor, best))
+            cbs.append(_LatestCheckpoint(model, ckpt, i, best))
+            cbs.append(_BestCheckpoint(model, ckpt / "best.keras", monitor, best))
         if log_dir is not None:
             cbs.append(TensorBoardLogger(Path(log_dir), f"{i}_{stage.name}", layers, step, writers))
         cbs.extend(callbacks)
@@ -614,7 +614,7 @@ def _run_stages(model, x, y, stages, validation_data, batch_size, loss, metrics,
                 verbose=verbose,
             ).history
         if ckpt is not None:
-            write_checkpoint(ckpt, model, None, i + 1, 0, best)
+            _write_checkpoint(ckpt, model, None, i + 1, 0, best)
         result.stages.append(StageResult(stage.name, dict(history), cached, blockers,
                                          trained))  # fmt: skip
     return result

@@ -129,7 +129,12 @@ def _names(model: keras.Model) -> list[str]:
 
 
 def trainable_flags(model: keras.Model) -> dict[str, bool]:
-    """Effective trainable flag of every leaf layer (False if it or any parent is frozen)."""
+    """Effective trainable flag of every leaf layer (False if it or any parent is frozen).
+
+    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, name="d")])
+    >>> m.trainable = False; trainable_flags(m)
+    {'d': False}
+    """
     flags: dict[str, bool] = {}
 
     def walk(m: keras.Model, prefix: str, parent: bool) -> None:
@@ -148,6 +153,11 @@ def set_trainable_flags(model: keras.Model, flags: dict[str, bool]) -> None:
     """Set leaf flags (paths as from :func:`trainable_flags`); missing paths keep their state.
 
     Containers are set first (Keras cascades), then their leaves, so the result is exact.
+
+    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, name="d")])
+    >>> saved = trainable_flags(m); _ = freeze(m, "all"); set_trainable_flags(m, saved)
+    >>> trainable_flags(m) == saved
+    True
     """
     wanted = {**trainable_flags(model), **flags}
 
@@ -173,6 +183,11 @@ def freeze(model: keras.Model, selector: Selector = "base", *, train_bn: bool = 
 
     With ``train_bn=True`` BatchNormalization layers stay trainable (fastai's ``train_bn``):
     their affine parameters train and, being trainable, they run in training mode.
+
+    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, name="a"),
+    ...                       keras.layers.Dense(1, name="head_o")])
+    >>> freeze(m), unfreeze(m, "a"), unfreeze_from(m, "head_o")
+    (['a'], ['a'], ['head_o'])
     """
     layers = dict(leaves(model))
     paths = [p for p in select(model, selector) if not (train_bn and _is_bn(layers[p]))]
@@ -181,7 +196,7 @@ def freeze(model: keras.Model, selector: Selector = "base", *, train_bn: bool = 
 
 
 def unfreeze(model: keras.Model, selector: Selector = "all") -> list[str]:
-    """Make the selected layers trainable; return their paths."""
+    """Make the selected layers trainable; return their paths (example: :func:`freeze`)."""
     paths = select(model, selector)
     set_trainable_flags(model, dict.fromkeys(paths, True))
     return paths
@@ -192,7 +207,7 @@ def unfreeze_from(model: keras.Model, start: int | str, *, train_bn: bool = Fals
 
     ``start`` is an index into ``model.layers`` or a layer name / nested path; for a nested
     backbone the leaf order is used, so ``"mobilenet_0.25_32/conv_dw_12"`` unfreezes from there.
-    Returns the trainable paths.
+    Returns the trainable paths (example: :func:`freeze`).
     """
     order = [p for p, _ in leaves(model)]
     if isinstance(start, int):
@@ -272,6 +287,7 @@ def _n(weights) -> int:
 def freeze_report(model: keras.Model, next_trainable: Selector | None = None) -> FreezeReport:
     """The per-layer table; ``next_trainable`` selects what the next stage trains (default: the
     layers trainable now). Layers without weights are listed only if they are head layers.
+    See the module docstring for the printed table.
     """
     flags = trainable_flags(model)
     nxt = set(select(model, next_trainable)) if next_trainable is not None else None
