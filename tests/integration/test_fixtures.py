@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+
 from ftcore_fixtures.build import content_key
 from ftcore_fixtures.digits import source_task
 
