@@ -34,7 +34,8 @@ out = {"replicas": strategy.num_replicas_in_sync}
 def moved(model, before):
     return {p: any(v.values()) for p, v in changed(before, snapshot(model)).items()}
 
-# 1. model built outside the scope (fine_tune clones it in): head-only stage, then unfreeze.
+# 1. model built outside the scope (fine_tune clones it in): head-only stage, then unfreeze
+#    (with discriminative learning rates: per-variable multipliers on mirrored variables).
 model = build_net(spec)
 before = snapshot(model)
 stage1 = head_stage(2, 0.05, "momentum")
@@ -48,8 +49,8 @@ out["max_diff_vs_single_device"] = max(
     float(np.max(np.abs(a - b))) for a, b in zip(model.get_weights(), single.get_weights())
 )
 before = snapshot(model)
-r = fine_tune(model, x, y, [unfreeze_stage("b1_conv", 1, 0.05, "adam")], batch_size=16,
-              strategy=strategy)
+r = fine_tune(model, x, y, [unfreeze_stage("b1_conv", 1, 0.05, "adam", discriminative=0.1)],
+              batch_size=16, strategy=strategy)
 out["stage2_moved"] = moved(model, before)
 out["stage2_trained"] = r.stages[0].trained
 out["order"] = [p for p, _ in leaves(model)]
