@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ftcore.keras_backbone import model_inputs
 from ftcore.keras_freeze import leaves, trainable_flags
 from ftcore.keras_head import head_start
 
@@ -39,7 +40,7 @@ def split_at_head(model: keras.Model) -> tuple[keras.Model, keras.Model]:
     feature = model.layers[k].input
     if isinstance(feature, (list, tuple)):
         raise ValueError("feature caching needs a head with a single input tensor")
-    base = keras.Model(model.inputs, feature, name=f"{model.name}_base")
+    base = keras.Model(model_inputs(model), feature, name=f"{model.name}_base")
     head = keras.Model(feature, model.outputs, name=f"{model.name}_head")
     return base, head
 

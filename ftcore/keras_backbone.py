@@ -187,6 +187,15 @@ def iter_layers(model: keras.Model, prefix: str = ""):
             yield from iter_layers(layer, path + "/")
 
 
+def model_inputs(model: keras.Model):
+    """``model``'s input tensor, or the list of them when it has several.
+
+    A functional model built on a one-element list warns on every call with a bare tensor
+    ("The structure of `inputs` doesn't match"); ftcore builds on the tensor itself.
+    """
+    return model.inputs[0] if len(model.inputs) == 1 else model.inputs
+
+
 def cut(model: keras.Model, at: str | int, *, name: str | None = None) -> keras.Model:
     """A model from ``model``'s inputs to the output of layer ``at`` (a name or an index).
 
@@ -205,7 +214,7 @@ def cut(model: keras.Model, at: str | int, *, name: str | None = None) -> keras.
             layer = model.layers[at]
         except IndexError:
             raise unknown_name("layer index", str(at), [f"0..{len(model.layers) - 1}"]) from None
-        return keras.Model(model.inputs, layer.output, name=name)
+        return keras.Model(model_inputs(model), layer.output, name=name)
     found = [(p, layer, owner) for p, layer, owner in iter_layers(model) if at in (p, layer.name)]
     if not found:
         found = list(iter_layers(model))
@@ -213,7 +222,7 @@ def cut(model: keras.Model, at: str | int, *, name: str | None = None) -> keras.
         raise unknown_name("layer", at, names, where=model.name)
     path, layer, owner = found[0]
     if owner is model:
-        return keras.Model(model.inputs, layer.output, name=name)
+        return keras.Model(model_inputs(model), layer.output, name=name)
     return _cut_nested(model, path, name)
 
 
@@ -223,7 +232,7 @@ def _cut_nested(model: keras.Model, path: str, name: str) -> keras.Model:
     inner_cut = cut(inner, rest, name=f"{inner.name}_cut")
     for node in reversed(inner._inbound_nodes):  # the node that belongs to `model`'s graph
         try:
-            return keras.Model(model.inputs, inner_cut(*node.input_tensors), name=name)
+            return keras.Model(model_inputs(model), inner_cut(*node.input_tensors), name=name)
         except ValueError:
             continue
     return inner_cut  # `inner` is not wired into `model`'s graph: cut it on its own inputs

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 import keras
 
 from ftcore.errors import unknown_name
+from ftcore.keras_backbone import model_inputs
 
 HEAD_PREFIX = "head_"
 
@@ -103,7 +104,7 @@ def attach_head(
                 layer.name = HEAD_PREFIX + layer.name
             x = layer(x)
         outputs = x
-    return keras.Model(base.inputs, outputs, name=name or f"{base.name}_finetune")
+    return keras.Model(model_inputs(base), outputs, name=name or f"{base.name}_finetune")
 
 
 def is_head(layer: keras.layers.Layer) -> bool:
