@@ -2,16 +2,19 @@
 
 1. Keras path: the pretrained MobileNet (alpha 0.25) cut at ``conv_dw_6_relu``, the seed's
    conv head, stage 1 (head only, SGD 0.01), stage 2 (partial unfreeze, SGD 1e-4), with
-   best-model checkpoints and TensorBoard logs; the same network from scratch as baseline.
+   best-model checkpoints and TensorBoard logs.
 2. Graph path: the slim MobileNetV2 checkpoint, var_list selected up to
    ``MobilenetV2/expanded_conv_14/output``, restore plan printed, new layers trained,
-   fine-tuned checkpoint saved; the same graph from scratch as baseline.
+   fine-tuned checkpoint saved.
+
+Each path also trains two from-scratch baselines on the same data and budget: the network as
+built, and with BatchNorm set up to work in a short budget (see :data:`BASELINES`).
 3. Both frozen to optimized ``.pb`` files (each export checks frozen == restored), then
    predictions on a real photo and held-out digits, and frozen vs restored throughput.
 4. A summary table (also written as ``summary.json``).
 
     >>> summary = run_demo(DemoConfig(out_dir=Path("runs/demo"), quick=True))  # doctest: +SKIP
-    >>> summary["keras"]["finetuned_accuracy"] > summary["keras"]["scratch_accuracy"]  # doctest: +SKIP
+    >>> summary["keras"]["finetuned_accuracy"] > summary["keras"]["scratch_accuracy"]["as_built"]  # doctest: +SKIP
     True
 """
 
@@ -31,6 +34,10 @@ KERAS_CUT = "conv_dw_6_relu"
 GRAPH_TARGET = "MobilenetV2/expanded_conv_14/output"
 GRAPH_UNFREEZE = ["MobilenetV2/expanded_conv_13", "MobilenetV2/expanded_conv_14"]
 GRAPH_LR = 3e-2
+#: The from-scratch baselines: the network exactly as built (Keras' BN momentum 0.99; the
+#: slim graph's inference-mode BN), and with BatchNorm made to work in a short budget (Keras
+#: momentum 0.9; the slim graph's batch-statistics BN), a fairer and stronger baseline.
+BASELINES = {"as_built": "as built", "tuned_bn": "BatchNorm tuned for short training"}
 
 
 @dataclass(frozen=True)
@@ -138,17 +145,20 @@ def keras_path(pretrained, target, budget: Budget, out: Path, seed: int, log) ->
         log(f"stage {s.name}: trained on cached features: {s.cached}")
     log(f"fine-tuned held-out accuracy: {acc:.3f} ({fine_s:.0f}s)")
 
-    log("baseline: the same network from scratch, same data and epochs, BN momentum 0.9")
-    scratch = build(None)
-    for layer in scratch.layers:  # so its moving statistics converge within the short budget
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = 0.9
     epochs = budget.head_epochs + budget.unfreeze_epochs
-    fine_tune(scratch, target.x_train, target.y_train,
-              [Stage("scratch", train="all", epochs=epochs, learning_rate=0.01, optimizer="momentum")],
-              verbose=0)  # fmt: skip
-    scratch_acc = float(scratch.evaluate(target.x_test, target.y_test, verbose=0)[1])
-    log(f"from-scratch held-out accuracy: {scratch_acc:.3f}")
+    scratch_acc = {}
+    for kind, momentum in (("as_built", None), ("tuned_bn", 0.9)):
+        scratch = build(None)
+        for layer in scratch.layers:  # 0.9: moving statistics converge within a short budget
+            if momentum is not None and isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = momentum
+        stage = Stage(
+            "scratch", train="all", epochs=epochs, learning_rate=0.01, optimizer="momentum"
+        )
+        fine_tune(scratch, target.x_train, target.y_train, [stage], verbose=0)
+        scratch_acc[kind] = float(scratch.evaluate(target.x_test, target.y_test, verbose=0)[1])
+        log(f"baseline from scratch ({BASELINES[kind]}), {epochs} epochs: held-out accuracy "
+            f"{scratch_acc[kind]:.3f}")  # fmt: skip
     model_path = out / "finetuned.keras"
     from ftcore.keras_finetune import save_model_atomic
 
@@ -199,22 +209,25 @@ def graph_path(pretrained, target, budget: Budget, out: Path, seed: int, log) ->
         logits = ft.logits.name
     log(f"fine-tuned held-out accuracy: {acc:.3f}; checkpoint {ckpt}")
 
-    def build():
-        tf.compat.v1.set_random_seed(seed)  # op determinism needs a graph-level seed
-        x = tf.compat.v1.placeholder(
-            tf.float32, [None, pretrained.image_size, pretrained.image_size, 3], name="input"
-        )
-        mobilenet_v2(x, num_classes=target.num_classes, is_training=True,
-                     depth_multiplier=pretrained.slim_depth_multiplier)  # fmt: skip
+    scratch_acc = {}
+    for kind, is_training in (("as_built", False), ("tuned_bn", True)):
 
-    log("baseline: the same graph from scratch, all variables training, BN on batch statistics")
-    with GraphFineTuner.from_builder(
-        build, None, GRAPH_TARGET, target.num_classes, learning_rate=GRAPH_LR, seed=seed,
-        trainable_scopes=["MobilenetV2", HEAD_SCOPE],
-    ) as scratch:  # fmt: skip
-        scratch.fit(data, steps=budget.graph_steps, seed=seed)
-        scratch_acc = scratch.evaluate(target.x_test, target.y_test)
-    log(f"from-scratch held-out accuracy: {scratch_acc:.3f}")
+        def build(is_training=is_training):
+            tf.compat.v1.set_random_seed(seed)  # op determinism needs a graph-level seed
+            x = tf.compat.v1.placeholder(
+                tf.float32, [None, pretrained.image_size, pretrained.image_size, 3], name="input"
+            )
+            mobilenet_v2(x, num_classes=target.num_classes, is_training=is_training,
+                         depth_multiplier=pretrained.slim_depth_multiplier)  # fmt: skip
+
+        with GraphFineTuner.from_builder(
+            build, None, GRAPH_TARGET, target.num_classes, learning_rate=GRAPH_LR, seed=seed,
+            trainable_scopes=["MobilenetV2", HEAD_SCOPE],
+        ) as scratch:  # fmt: skip
+            scratch.fit(data, steps=budget.graph_steps, seed=seed)
+            scratch_acc[kind] = scratch.evaluate(target.x_test, target.y_test)
+        log(f"baseline from scratch ({BASELINES[kind]}), {budget.graph_steps} steps: held-out "
+            f"accuracy {scratch_acc[kind]:.3f}")  # fmt: skip
     return {
         "finetuned_accuracy": acc,
         "scratch_accuracy": scratch_acc,
@@ -270,16 +283,17 @@ def _table(summary: dict) -> str:
 
     k, g, inf = summary["keras"], summary["graph"], summary["export"]["inference"]
     rows = [
-        ["Keras MobileNet 0.25 @conv_dw_6_relu", f"{k['finetuned_accuracy']:.3f}",
-         f"{k['scratch_accuracy']:.3f}", f"{inf['keras']['frozen_img_s']:.0f}",
-         f"{inf['keras']['restored_img_s']:.0f}"],
-        ["slim MobileNetV2 0.35 @expanded_conv_14", f"{g['finetuned_accuracy']:.3f}",
-         f"{g['scratch_accuracy']:.3f}", f"{inf['graph']['frozen_img_s']:.0f}",
-         f"{inf['graph']['restored_img_s']:.0f}"],
+        [name, f"{r['finetuned_accuracy']:.3f}", f"{r['scratch_accuracy']['as_built']:.3f}",
+         f"{r['scratch_accuracy']['tuned_bn']:.3f}", f"{inf[key]['frozen_img_s']:.0f}",
+         f"{inf[key]['restored_img_s']:.0f}"]
+        for key, name, r in (("keras", "Keras MobileNet 0.25 @conv_dw_6_relu", k),
+                             ("graph", "slim MobileNetV2 0.35 @expanded_conv_14", g))
     ]  # fmt: skip
     table = format_table(
-        ["model", "fine-tuned acc", "scratch acc", "frozen img/s", "restored img/s"], rows
-    )
+        ["model", "fine-tuned acc", "scratch acc", "scratch acc (tuned BN)", "frozen img/s",
+         "restored img/s"],
+        rows,
+    )  # fmt: skip
     plan = g["restore_plan"]
     return "\n".join([
         table,

@@ -58,9 +58,14 @@ def test_fine_tuning_beats_from_scratch(demo):
     _, _, summary = demo
     for path in ("keras", "graph"):
         fine, scratch = summary[path]["finetuned_accuracy"], summary[path]["scratch_accuracy"]
-        print(f"{path}: fine-tuned {fine:.3f} vs scratch {scratch:.3f}")
-        # the graph baseline trains with batch-statistics BN: a strong baseline, a smaller gap
-        assert fine > scratch + (0.15 if path == "keras" else 0.05)
+        print(f"{path}: fine-tuned {fine:.3f} vs scratch {scratch}")
+        assert fine > scratch["as_built"] + 0.15
+    # The graph's batch-statistics baseline is strong, and fine-tuning still wins. Keras' tuned
+    # baseline is reported, not asserted: on this easy task it can overtake (see README).
+    assert (
+        summary["graph"]["finetuned_accuracy"]
+        > summary["graph"]["scratch_accuracy"]["tuned_bn"] + 0.03
+    )
 
 
 def test_checkpoints_and_models_load(demo):
