@@ -18,8 +18,9 @@ from __future__ import annotations
 import pytest
 from mobilenet_224 import MODELS, onnx_missing
 
+from ftcore.bench_report import PATHS
+
 BATCHES = (1, 8, 32)
-PATHS = ("frozen", "restored", "onnxruntime")
 
 
 def _cases():

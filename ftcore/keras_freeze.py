@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import keras
 
 from ftcore.errors import unknown_name
+from ftcore.keras_backbone import iter_layers
 from ftcore.keras_head import head_start, is_head
 
 Selector = int | slice | str | re.Pattern | Sequence["Selector"]
@@ -41,14 +42,9 @@ Selector = int | slice | str | re.Pattern | Sequence["Selector"]
 
 def leaves(model: keras.Model, prefix: str = "") -> list[tuple[str, keras.layers.Layer]]:
     """``(path, layer)`` of every non-model layer, depth first in ``model.layers`` order."""
-    out = []
-    for layer in model.layers:
-        path = prefix + layer.name
-        if isinstance(layer, keras.Model):
-            out.extend(leaves(layer, path + "/"))
-        else:
-            out.append((path, layer))
-    return out
+    return [
+        (p, lay) for p, lay, _ in iter_layers(model, prefix) if not isinstance(lay, keras.Model)
+    ]
 
 
 def _leaf_paths_under(model: keras.Model, layer: keras.layers.Layer, path: str) -> list[str]:
@@ -93,7 +89,7 @@ def select(model: keras.Model, selector: Selector) -> list[str]:
         for layer in picked:
             chosen.update(_leaf_paths_under(model, layer, layer.name))
     elif isinstance(selector, re.Pattern):
-        for path, layer in _all_layers(model):
+        for path, layer, _ in iter_layers(model):
             if selector.search(path):
                 chosen.update(_leaf_paths_under(model, layer, path))
     elif isinstance(selector, str):
@@ -103,7 +99,9 @@ def select(model: keras.Model, selector: Selector) -> list[str]:
             for layer in picked:
                 chosen.update(_leaf_paths_under(model, layer, layer.name))
         else:
-            matches = [(p, layer) for p, layer in _all_layers(model) if selector in (p, layer.name)]
+            matches = [
+                (p, layer) for p, layer, _ in iter_layers(model) if selector in (p, layer.name)
+            ]
             if not matches:
                 raise unknown_name("layer", selector, _names(model), where=model.name)
             path, layer = matches[0]
@@ -114,17 +112,9 @@ def select(model: keras.Model, selector: Selector) -> list[str]:
     return [p for p in order if p in chosen]
 
 
-def _all_layers(model: keras.Model, prefix: str = ""):
-    for layer in model.layers:
-        path = prefix + layer.name
-        yield path, layer
-        if isinstance(layer, keras.Model):
-            yield from _all_layers(layer, path + "/")
-
-
 def _names(model: keras.Model) -> list[str]:
     """Layer paths and bare names (so a mistyped nested name still finds its match)."""
-    found = list(_all_layers(model))
+    found = [(p, layer) for p, layer, _ in iter_layers(model)]
     return list(dict.fromkeys([p for p, _ in found] + [layer.name for _, layer in found]))
 
 

@@ -280,9 +280,8 @@ def load(path: str | os.PathLike, output: str | None = None, **kwargs) -> Predic
     if path.suffix == ".pb":
         return frozen(path, output=output, **kwargs)
     if path.suffix == ".keras":
-        return restored_keras(
-            path, **{k: v for k, v in kwargs.items() if k in ("device", "labels")}
-        )
+        keras_options = ("device", "labels", "preprocessing")  # the rest are graph options
+        return restored_keras(path, **{k: v for k, v in kwargs.items() if k in keras_options})
     if path.is_dir() or Path(str(path) + ".index").is_file() or path.suffix in (".index", ".meta"):
         if output is None:
             raise MismatchError(f"name the output tensor to predict with checkpoint {path}")
