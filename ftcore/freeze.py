@@ -33,6 +33,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 from ftcore import atomic
 from ftcore.checkpoint_files import resolve_checkpoint
 from ftcore.errors import InvalidFileError, MismatchError, unknown_name
+from ftcore.graph_names import single_placeholder
 from ftcore.graph_optimize import node_name, optimize
 from ftcore.graph_restore import restore_meta_graph
 
@@ -115,10 +116,6 @@ def _tensor_name(graph: tf.Graph, name: str, kind: str = "tensor") -> str:
 def _tensor_info(t: tf.Tensor) -> TensorInfo:
     shape = None if t.shape.rank is None else t.shape.as_list()
     return TensorInfo(t.name, shape, t.dtype.name)
-
-
-def _placeholders(graph: tf.Graph) -> list[str]:
-    return [op.outputs[0].name for op in graph.get_operations() if op.type == "Placeholder"]
 
 
 def freeze_session(sess: v1.Session, outputs: Sequence[str]) -> graph_pb2.GraphDef:
@@ -254,11 +251,9 @@ def export_session(
     """
     graph = sess.graph
     if input_name is None:
-        found = _placeholders(graph)
-        if len(found) != 1:
-            raise MismatchError(f"the graph has placeholders {found}; name the input")
-        input_name = found[0]
-    inp = graph.get_tensor_by_name(_tensor_name(graph, input_name, "input"))
+        inp = single_placeholder(graph)
+    else:
+        inp = graph.get_tensor_by_name(_tensor_name(graph, input_name, "input"))
     outs = [graph.get_tensor_by_name(_tensor_name(graph, o, "output")) for o in outputs]
     graph_def = freeze_session(sess, [t.name for t in outs])
     kwargs.setdefault("source", "TF1 session")

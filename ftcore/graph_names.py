@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from ftcore.errors import unknown_name
+from ftcore.errors import MismatchError, unknown_name
 
 v1 = tf.compat.v1
 
@@ -62,6 +62,21 @@ def resolve_tensor(graph: tf.Graph, name: str, where: str = "") -> tf.Tensor:
         return graph.get_tensor_by_name(full)
     except (KeyError, ValueError):
         raise unknown_name("tensor", full, list_tensors(graph), where=where) from None
+
+
+def single_placeholder(graph: tf.Graph) -> tf.Tensor:
+    """The graph's only placeholder (the input to feed); :class:`MismatchError` otherwise.
+
+    >>> g = tf.Graph()
+    >>> with g.as_default():
+    ...     _ = tf.compat.v1.placeholder(tf.float32, [None, 2], name="input")
+    >>> single_placeholder(g).name
+    'input:0'
+    """
+    found = [op.outputs[0].name for op in graph.get_operations() if op.type == "Placeholder"]
+    if len(found) != 1:
+        raise MismatchError(f"the graph has placeholders {found}; name the input")
+    return graph.get_tensor_by_name(found[0])
 
 
 def list_nodes(graph: tf.Graph) -> list[str]:

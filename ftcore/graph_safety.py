@@ -9,7 +9,7 @@ file or network op TensorFlow adds next; the allow-list fails closed, and the ca
 extra ops explicitly (``allow_ops={"MyOp"}``) or to everything (``trust=True``).
 Refusals name the offending nodes and, for known dangerous ops, what they do.
 
-    >>> gd = load_graph_def("model.pb")  # doctest: +SKIP  # parse check + safety check
+    >>> gd = load_graph_def("model.pb")  # parse check + safety check  # doctest: +SKIP
     >>> check_graph(gd)  # doctest: +SKIP
     Traceback (most recent call last):
     UnsafeGraphError: graph contains ops outside the safe inference set: node 'leak' (WriteFile: writes files)

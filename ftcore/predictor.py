@@ -28,7 +28,7 @@ import tensorflow as tf
 from ftcore.checkpoint_files import resolve_checkpoint
 from ftcore.errors import MismatchError, MissingFileError, unknown_name
 from ftcore.freeze import read_sidecar
-from ftcore.graph_names import resolve_tensor
+from ftcore.graph_names import resolve_tensor, single_placeholder
 from ftcore.graph_optimize import node_name, optimize
 from ftcore.graph_restore import load_meta_graph
 from ftcore.graph_safety import load_graph_def
@@ -172,15 +172,7 @@ def restored_checkpoint(
         session.close()
         raise
     graph = session.graph
-    if input_name is None:
-        found = [op.outputs[0] for op in graph.get_operations() if op.type == "Placeholder"]
-        if len(found) != 1:
-            raise MismatchError(
-                f"checkpoint graph has placeholders {[t.name for t in found]}; name the input"
-            )
-        inp = found[0]
-    else:
-        inp = resolve_tensor(graph, input_name)
+    inp = single_placeholder(graph) if input_name is None else resolve_tensor(graph, input_name)
     out = resolve_tensor(graph, output)
     return _session_predictor("restored", session, inp, out, labels, preprocessing, session.close)
 

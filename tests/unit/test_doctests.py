@@ -1,0 +1,25 @@
+"""Every docstring example in ftcore and its fixtures package runs and prints what it says
+(examples that need files a user has, not the test machine, are marked ``+SKIP``)."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+
+import ftcore
+
+MODULES = [f"ftcore.{m.name}" for m in pkgutil.iter_modules(ftcore.__path__)] + [
+    "ftcore_fixtures",
+    "ftcore_fixtures.digits",
+    "ftcore_fixtures.build",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0, result
