@@ -33,8 +33,8 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 from ftcore import atomic
 from ftcore.checkpoint_files import resolve_checkpoint
 from ftcore.errors import InvalidFileError, MismatchError, unknown_name
-from ftcore.graph_names import single_placeholder
-from ftcore.graph_optimize import node_name, optimize
+from ftcore.graph_names import op_name, single_placeholder
+from ftcore.graph_optimize import optimize
 from ftcore.graph_restore import restore_meta_graph
 
 v1 = tf.compat.v1
@@ -109,7 +109,7 @@ def _tensor_name(graph: tf.Graph, name: str, kind: str = "tensor") -> str:
         graph.get_tensor_by_name(tensor)
     except (KeyError, ValueError):
         candidates = [op.name for op in graph.get_operations()]
-        raise unknown_name(kind, node_name(name), candidates) from None
+        raise unknown_name(kind, op_name(name), candidates) from None
     return tensor
 
 
@@ -120,7 +120,7 @@ def _tensor_info(t: tf.Tensor) -> TensorInfo:
 
 def freeze_session(sess: v1.Session, outputs: Sequence[str]) -> graph_pb2.GraphDef:
     """Freeze ``sess.graph`` to constants, keeping what ``outputs`` need (resource variables too)."""
-    names = [node_name(_tensor_name(sess.graph, o, "output")) for o in outputs]
+    names = [op_name(_tensor_name(sess.graph, o, "output")) for o in outputs]
     return v1.graph_util.convert_variables_to_constants(sess, sess.graph.as_graph_def(), names)
 
 

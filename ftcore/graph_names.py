@@ -89,7 +89,10 @@ def list_tensors(graph: tf.Graph) -> list[str]:
     return [t.name for op in graph.get_operations() for t in op.outputs]
 
 
-def _info(var) -> VarInfo:
+def var_info(var: tf.Variable | VarInfo) -> VarInfo:
+    """Name (without ``:0``), shape and dtype of a variable (a :class:`VarInfo` passes through)."""
+    if isinstance(var, VarInfo):
+        return var
     shape = tuple(var.shape.as_list()) if var.shape.rank is not None else ()
     return VarInfo(op_name(var.name), shape, var.dtype.base_dtype.name)
 
@@ -97,7 +100,7 @@ def _info(var) -> VarInfo:
 def list_variables(graph: tf.Graph, trainable_only: bool = False) -> list[VarInfo]:
     """Global variables (BN moving statistics included), or only the trainable ones, by name."""
     key = v1.GraphKeys.TRAINABLE_VARIABLES if trainable_only else v1.GraphKeys.GLOBAL_VARIABLES
-    return sorted((_info(v) for v in graph.get_collection(key)), key=lambda i: i.name)
+    return sorted((var_info(v) for v in graph.get_collection(key)), key=lambda i: i.name)
 
 
 def variables_by_name(graph: tf.Graph) -> dict[str, tf.Variable]:

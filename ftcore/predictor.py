@@ -28,8 +28,8 @@ import tensorflow as tf
 from ftcore.checkpoint_files import resolve_checkpoint
 from ftcore.errors import MismatchError, MissingFileError, unknown_name
 from ftcore.freeze import read_sidecar
-from ftcore.graph_names import resolve_tensor, single_placeholder
-from ftcore.graph_optimize import node_name, optimize
+from ftcore.graph_names import op_name, resolve_tensor, single_placeholder
+from ftcore.graph_optimize import optimize
 from ftcore.graph_restore import load_meta_graph
 from ftcore.graph_safety import load_graph_def
 from ftcore.images import load_images
@@ -246,8 +246,8 @@ def frozen(
         )
     nodes = {n.name for n in graph_def.node}
     for kind, name in (("input", input_name), ("output", output)):
-        if node_name(name) not in nodes:
-            raise unknown_name(kind, node_name(name), sorted(nodes))
+        if op_name(name) not in nodes:
+            raise unknown_name(kind, op_name(name), sorted(nodes))
     if optimize_graph:
         graph_def = optimize(graph_def, outputs=[output], inputs=[input_name])
     graph = tf.Graph()

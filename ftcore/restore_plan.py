@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from ftcore.checkpoint_files import checkpoint_contents, resolve_checkpoint, truncated_error
 from ftcore.errors import InvalidFileError, MismatchError, unknown_name
-from ftcore.graph_names import VarInfo, op_name
+from ftcore.graph_names import VarInfo, op_name, var_info
 from ftcore.var_selection import all_scopes, in_scope
 
 v1 = tf.compat.v1
@@ -114,12 +114,6 @@ def checkpoint_name(graph_name: str, assignment_map: Mapping[str, str] | None = 
     return "/".join(p for p in (best[0], rest) if p)
 
 
-def _info(v) -> VarInfo:
-    if isinstance(v, VarInfo):
-        return v
-    return VarInfo(op_name(v.name), tuple(v.shape.as_list()), v.dtype.base_dtype.name)
-
-
 def plan_restore(
     variables: Iterable,
     checkpoint: str | os.PathLike,
@@ -135,7 +129,7 @@ def plan_restore(
     prefix = resolve_checkpoint(checkpoint)
     ckpt = {i.name: i for i in checkpoint_contents(prefix)}
     variables = list(variables)
-    infos = [_info(v) for v in variables]
+    infos = [var_info(v) for v in variables]
     for ckpt_scope, graph_scope in _norm_map(assignment_map):
         if ckpt_scope and not any(in_scope(n, ckpt_scope) for n in ckpt):
             raise unknown_name("checkpoint scope", ckpt_scope, all_scopes(ckpt), where=prefix)
