@@ -41,7 +41,7 @@ from ftcore.var_selection import (
     ancestor_variables,
     filter_by_scopes,
     in_scope,
-    optimizer_state_names,
+    model_variables,
     parse_scopes,
 )
 
@@ -220,12 +220,7 @@ class GraphFineTuner:
         if checkpoint is None:
             self.session.run(v1.global_variables_initializer())
             return None
-        skip = optimizer_state_names(self.graph)
-        base = [
-            v
-            for v in self.graph.get_collection(v1.GraphKeys.GLOBAL_VARIABLES)
-            if not in_scope(v.name, self.head_scope) and op_name(v.name) not in skip
-        ]
+        base = [v for v in model_variables(self.graph) if not in_scope(v.name, self.head_scope)]
         plan = plan_restore(base, checkpoint, assignment_map)
         required = {op_name(v.name) for v in self.var_list}
         bad = [n for n in plan.graph_only if n in required]

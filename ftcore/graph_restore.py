@@ -40,7 +40,7 @@ from ftcore.errors import (
 from ftcore.graph_names import list_tensors, op_name, resolve_tensor, resolve_variable
 from ftcore.graph_safety import CHECKPOINT_OPS, check_graph, load_graph_def
 from ftcore.restore_plan import RestorePlan, plan_restore, restore_and_initialize
-from ftcore.var_selection import optimizer_state_names
+from ftcore.var_selection import model_variables
 
 v1 = tf.compat.v1
 
@@ -153,18 +153,11 @@ def _meta_for(prefix: str) -> Path:
     )
 
 
-def _model_variables(graph: tf.Graph) -> list[tf.Variable]:
-    skip = optimizer_state_names(graph)
-    return [
-        v
-        for v in graph.get_collection(v1.GraphKeys.GLOBAL_VARIABLES)
-        if op_name(v.name) not in skip
-    ]
-
-
-def _restored(graph: tf.Graph, variables, checkpoint, strict, assignment_map) -> RestoredGraph:
+def _restored(
+    graph: tf.Graph, variables, checkpoint, strict, assignment_map, config=None
+) -> RestoredGraph:
     plan = plan_restore(variables, checkpoint, assignment_map)
-    session = v1.Session(graph=graph)
+    session = v1.Session(graph=graph, config=config)
     try:
         restore_and_initialize(session, plan, strict=strict)
     except BaseException:
@@ -178,13 +171,15 @@ def restore_meta_graph(
     meta: str | os.PathLike | None = None,
     strict: bool = True,
     trust: bool = False,
+    config: v1.ConfigProto | None = None,
 ) -> RestoredGraph:
     """Method 1: import ``meta`` (default: the checkpoint's own ``.meta``) and restore.
 
     ``checkpoint`` is a directory (its newest checkpoint), a prefix or a checkpoint file.
     Every model variable of the meta graph (optimizer slots and the step counter aside) must
     be in the checkpoint with its shape and dtype, else :class:`MismatchError` with the plan
-    report: that is what a ``.meta`` from another graph produces.
+    report: that is what a ``.meta`` from another graph produces. ``config`` configures the
+    session (devices, threads).
 
         >>> with restore_meta_graph("runs/slim") as net:  # doctest: +SKIP
         ...     probs = net.run("MobilenetV2/Predictions/Reshape_1", {"input": images})
@@ -193,7 +188,7 @@ def restore_meta_graph(
     meta_path = Path(meta) if meta is not None else _meta_for(prefix)
     graph = load_meta_graph(meta_path, trust=trust)
     try:
-        return _restored(graph, _model_variables(graph), prefix, strict, None)
+        return _restored(graph, model_variables(graph), prefix, strict, None, config)
     except MismatchError as e:
         raise MismatchError(
             f"meta graph {meta_path} does not match checkpoint {prefix} (a .meta from another "
@@ -222,7 +217,7 @@ def restore_built_graph(
     graph = tf.Graph()
     with graph.as_default():
         build()
-    variables = var_list(graph) if var_list is not None else _model_variables(graph)
+    variables = var_list(graph) if var_list is not None else model_variables(graph)
     return _restored(graph, list(variables), checkpoint, strict, assignment_map)
 
 

@@ -25,15 +25,13 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from ftcore.checkpoint_files import resolve_checkpoint
 from ftcore.errors import MismatchError, MissingFileError, unknown_name
 from ftcore.freeze import read_sidecar
 from ftcore.graph_names import op_name, resolve_tensor, single_placeholder
 from ftcore.graph_optimize import optimize
-from ftcore.graph_restore import load_meta_graph
+from ftcore.graph_restore import restore_meta_graph
 from ftcore.graph_safety import load_graph_def
 from ftcore.images import load_images
-from ftcore.restore_plan import plan_restore, restore_and_initialize
 
 v1 = tf.compat.v1
 DEVICES = ("cpu", "gpu")
@@ -161,19 +159,14 @@ def restored_checkpoint(
     trust: bool = False,
 ) -> Predictor:
     """The restored path for a TF1 checkpoint: its meta graph and variables in a session."""
-    config = _session_config(device)
-    prefix = resolve_checkpoint(ckpt)
-    graph = load_meta_graph(prefix + ".meta", trust=trust)
-    plan = plan_restore(graph.get_collection(v1.GraphKeys.GLOBAL_VARIABLES), prefix)
-    session = v1.Session(graph=graph, config=config)
+    restored = restore_meta_graph(ckpt, trust=trust, config=_session_config(device))
+    session, graph = restored.session, restored.graph
     try:
-        restore_and_initialize(session, plan, strict=True)
+        inp = single_placeholder(graph) if input_name is None else resolve_tensor(graph, input_name)
+        out = resolve_tensor(graph, output)
     except BaseException:
         session.close()
         raise
-    graph = session.graph
-    inp = single_placeholder(graph) if input_name is None else resolve_tensor(graph, input_name)
-    out = resolve_tensor(graph, output)
     return _session_predictor("restored", session, inp, out, labels, preprocessing, session.close)
 
 

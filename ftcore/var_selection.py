@@ -119,6 +119,16 @@ def optimizer_state_names(graph: tf.Graph) -> set[str]:
     return names
 
 
+def model_variables(graph: tf.Graph) -> list[tf.Variable]:
+    """Global variables that belong to the model: all but optimizer slots and the step counter."""
+    skip = optimizer_state_names(graph)
+    return [
+        v
+        for v in graph.get_collection(v1.GraphKeys.GLOBAL_VARIABLES)
+        if op_name(v.name) not in skip
+    ]
+
+
 def ancestor_variables(
     graph: tf.Graph, targets, include_moving_statistics: bool = True
 ) -> list[tf.Variable]:
