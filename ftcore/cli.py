@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ftcore import __version__
 from ftcore.errors import FtcoreError, InvalidFileError, MissingFileError
+from ftcore.text_table import format_table
 
 
 @dataclass(frozen=True)
@@ -50,21 +51,6 @@ def register(
     """Add a subcommand to ``ftcore`` (the order of registration is the order in ``--help``)."""
     COMMANDS[name] = Command(name, help, configure, run)
     return COMMANDS[name]
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """Left-aligned plain-text columns.
-
-    >>> print(format_table(["name", "shape"], [["w", (3, 3)], ["bias", (3,)]]))
-    name  shape
-    w     (3, 3)
-    bias  (3,)
-    """
-    cells = [[str(c) for c in row] for row in [headers, *rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
-    )
 
 
 def _quiet_tensorflow() -> None:

@@ -279,7 +279,7 @@ def export_and_predict(keras_res: dict, graph_res: dict, pretrained, target, bud
 
 
 def _table(summary: dict) -> str:
-    from ftcore.cli import format_table
+    from ftcore.text_table import format_table
 
     k, g, inf = summary["keras"], summary["graph"], summary["export"]["inference"]
     rows = [

@@ -36,6 +36,7 @@ import keras
 from ftcore.errors import unknown_name
 from ftcore.keras_backbone import iter_layers
 from ftcore.keras_head import head_start, is_head
+from ftcore.text_table import format_table
 
 Selector = int | slice | str | re.Pattern | Sequence["Selector"]
 
@@ -260,14 +261,11 @@ class FreezeReport:
             )
             for r in self.rows
         ]
-        widths = [max(len(line[i]) for line in [head, *body]) for i in range(len(head))]
-        fmt = "  ".join(f"{{:{'>' if i == 0 else '<'}{w}}}" for i, w in enumerate(widths))
-        lines = [fmt.format(*head).rstrip()] + [fmt.format(*line).rstrip() for line in body]
-        lines.append(
+        totals = (
             f"total params {self.total_params}, trainable now {self.trainable_params}, "
             f"next stage trains {self.next_trainable_params}"
         )
-        return "\n".join(lines)
+        return format_table(head, body, right={0}) + "\n" + totals
 
 
 def _n(weights) -> int:
