@@ -28,8 +28,6 @@ import contextlib
 import io
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from ftcore.atomic import write_bytes, write_text
+from ftcore.atomic import atomic_path, write_bytes, write_text
 from ftcore.errors import FtcoreError, MismatchError
 from ftcore.feature_cache import cache_blockers, extract_features, fit_features, split_at_head
 from ftcore.keras_freeze import (
@@ -275,16 +273,9 @@ def unfreeze_stage(start: int | str, epochs: int = 5, learning_rate: float = 1e-
 
 def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
     """``model.save(path)`` (``.keras``) such that ``path`` is complete or untouched."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        tmp = tmp_dir / path.name
+    with atomic_path(path, suffix=".keras") as tmp:
         model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-    return path
+    return Path(path)
 
 
 class _BestCheckpoint(keras.callbacks.Callback):
