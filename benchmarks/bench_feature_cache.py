@@ -25,8 +25,8 @@ BATCH = 32
 
 @pytest.fixture(scope="module")
 def setup(pretrained):
-    from ftcore.keras_backbone import cut, load_backbone
-    from ftcore.keras_head import attach_head
+    from ftcore.keras.backbone import cut, load_backbone
+    from ftcore.keras.head import attach_head
     from ftcore_fixtures.digits import source_task
 
     keras.utils.set_random_seed(0)
@@ -51,7 +51,7 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 def _train(model, x, y, epochs: int, cache: bool) -> list[float]:
-    from ftcore.keras_finetune import fine_tune, head_stage
+    from ftcore.keras import fine_tune, head_stage
 
     timer = EpochTimer()
     result = fine_tune(model, x, y, [head_stage(epochs)], batch_size=BATCH, cache_features=cache,

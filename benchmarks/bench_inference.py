@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import pytest
 from mobilenet_224 import MODELS, onnx_missing
-
-from ftcore.bench_report import PATHS
+from report import PATHS
 
 BATCHES = (1, 8, 32)
 

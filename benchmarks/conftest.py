@@ -37,7 +37,7 @@ def inference_batch():
 
 @pytest.fixture(scope="session")
 def predictors(request):
-    """``get(model, path, device)`` -> a cached :class:`ftcore.predictor.Predictor`
+    """``get(model, path, device)`` -> a cached :class:`ftcore.predict.predictor.Predictor`
     (path: "frozen", "restored" or "onnxruntime")."""
     cache: dict = {}
 

@@ -50,8 +50,8 @@ def build_slim(root: Path) -> tuple[Path, Path]:
     """Save the slim MobileNetV2 (depth 1.0) checkpoint under ``root``; export it. (ckpt dir, .pb)"""
     import tensorflow as tf
 
-    from ftcore.freeze import export_checkpoint
-    from ftcore.slim_mobilenet_v2 import mobilenet_v2
+    from ftcore.export.pb import export_checkpoint
+    from ftcore.graph.nets.slim_mobilenet_v2 import mobilenet_v2
 
     v1 = tf.compat.v1
     g = tf.Graph()
@@ -76,7 +76,7 @@ def build_keras(root: Path):
     """Keras MobileNetV2 (alpha 1.0, weights=None) and its export under ``root``. (model, .pb)"""
     import keras
 
-    from ftcore.freeze import export_keras
+    from ftcore.export.pb import export_keras
 
     keras.utils.set_random_seed(0)
     model = keras.applications.MobileNetV2(input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3), weights=None)
@@ -139,9 +139,9 @@ def onnxruntime_predictor(pb: Path):
     """
     import onnxruntime
 
-    from ftcore.freeze import read_sidecar
-    from ftcore.graph_safety import load_graph_def
-    from ftcore.predictor import Predictor
+    from ftcore.export.sidecar import read_sidecar
+    from ftcore.graph.safety import load_graph_def
+    from ftcore.predict.predictor import Predictor
 
     sidecar = read_sidecar(pb)
     graph_def = load_graph_def(pb)
@@ -162,7 +162,7 @@ def onnxruntime_predictor(pb: Path):
 def make_predictor(model: str, path: str, device: str, built):
     """The ``path`` ("frozen", "restored" or "onnxruntime", CPU only) predictor of ``model``
     from ``built`` (a build_* result)."""
-    from ftcore import predictor
+    from ftcore.predict import predictor
 
     source, pb = built
     if path == "onnxruntime":
@@ -170,7 +170,7 @@ def make_predictor(model: str, path: str, device: str, built):
             raise ValueError(f"the onnxruntime comparison runs on CPU only, not {device}")
         return onnxruntime_predictor(pb)
     if path == "frozen":
-        return predictor.frozen(pb, device=device)
+        return predictor.from_pb(pb, device=device)
     if model == "slim":
-        return predictor.restored_checkpoint(source, SLIM_OUTPUT, device=device)
-    return predictor.restored_keras(source, device=device)
+        return predictor.from_checkpoint(source, SLIM_OUTPUT, device=device)
+    return predictor.from_keras(source, device=device)

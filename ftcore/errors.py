@@ -37,8 +37,16 @@ class UnsafeGraphError(FtcoreError):
     """A GraphDef that contains ops able to touch the file system or run code."""
 
 
+class EmptyDataError(FtcoreError, ValueError):
+    """A training or validation set with no examples."""
+
+
 class MismatchError(FtcoreError, ValueError):
     """Shapes, dtypes or outputs that do not agree with what was expected."""
+
+
+class StaleCompileError(MismatchError):
+    """A Keras model's trainable variables differ from those it was compiled with."""
 
 
 def close_matches(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:

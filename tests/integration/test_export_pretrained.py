@@ -7,11 +7,12 @@ import keras
 import numpy as np
 import pytest
 
-from ftcore.cli import main
-from ftcore.freeze import export_checkpoint, export_keras, read_sidecar
-from ftcore.graph_optimize import count_ops
-from ftcore.graph_safety import load_graph_def
-from ftcore.predictor import frozen, restored_checkpoint, restored_keras
+from ftcore.app.cli import main
+from ftcore.export.optimize import count_ops
+from ftcore.export.pb import export_checkpoint, export_keras
+from ftcore.export.sidecar import read_sidecar
+from ftcore.graph.safety import load_graph_def
+from ftcore.predict.predictor import from_checkpoint, from_keras, from_pb
 from ftcore_fixtures.digits import source_task
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -29,8 +30,8 @@ def test_slim_checkpoint_export_keeps_outputs_and_accuracy(pretrained, src, tmp_
     )
     assert "FusedBatchNormV3" not in count_ops(load_graph_def(out))
     with (
-        restored_checkpoint(pretrained.slim_ckpt_dir, pretrained.slim_output_name) as restored,
-        frozen(out) as fast,
+        from_checkpoint(pretrained.slim_ckpt_dir, pretrained.slim_output_name) as restored,
+        from_pb(out) as fast,
     ):
         want, got = restored.predict(src.x_test), fast.predict(src.x_test)
     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5)
@@ -48,10 +49,10 @@ def test_keras_weights_export_matches_the_restored_model(pretrained, src, tmp_pa
     sidecar = export_keras(model, out)
     assert not {"Rsqrt", "FusedBatchNormV3"} & set(count_ops(load_graph_def(out)))
     assert sidecar.check["optimized_max_abs_diff"] <= sidecar.check["atol"] + 1e-3
-    with frozen(out) as fast:
+    with from_pb(out) as fast:
         np.testing.assert_allclose(
             fast.predict(src.x_test),
-            restored_keras(model).predict(src.x_test),
+            from_keras(model).predict(src.x_test),
             rtol=1e-3,
             atol=1e-4,
         )
@@ -60,8 +61,8 @@ def test_keras_weights_export_matches_the_restored_model(pretrained, src, tmp_pa
 def test_shipped_frozen_pb_optimizes_to_the_same_outputs(pretrained, src):
     kwargs = {"input_name": pretrained.slim_input_name, "output": pretrained.slim_output_name}
     with (
-        frozen(pretrained.frozen_pb, **kwargs) as plain,
-        frozen(pretrained.frozen_pb, optimize_graph=True, **kwargs) as fast,
+        from_pb(pretrained.frozen_pb, **kwargs) as plain,
+        from_pb(pretrained.frozen_pb, optimize_graph=True, **kwargs) as fast,
     ):
         np.testing.assert_allclose(
             fast.predict(src.x_test), plain.predict(src.x_test), rtol=1e-3, atol=1e-5

@@ -14,11 +14,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ftcore.checkpoint_files import checkpoint_contents, read_checkpoint_value, resolve_checkpoint
-from ftcore.graph_finetune import HEAD_SCOPE, GraphFineTuner, attach_head
-from ftcore.graph_restore import load_meta_graph, restore_built_graph, restore_meta_graph
-from ftcore.slim_mobilenet_v2 import mobilenet_v2, mobilenet_v2_base
-from ftcore.var_selection import in_scope
+from ftcore.graph.checkpoint_files import (
+    checkpoint_contents,
+    read_checkpoint_value,
+    resolve_checkpoint,
+)
+from ftcore.graph.finetune import HEAD_SCOPE, GraphFineTuner, attach_head
+from ftcore.graph.nets.slim_mobilenet_v2 import mobilenet_v2, mobilenet_v2_base
+from ftcore.graph.restore import load_meta_graph, restore_built_graph, restore_meta_graph
+from ftcore.graph.var_selection import in_scope
 from ftcore_fixtures.digits import target_task
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -95,7 +99,7 @@ def test_the_finetuned_checkpoint_restores_through_methods_1_and_2(pretrained, t
         _, ends = mobilenet_v2_base(
             inputs, pretrained.slim_depth_multiplier, final_endpoint="expanded_conv_14/output"
         )
-        attach_head(ends["expanded_conv_14/output"], task.num_classes)
+        attach_head(ends["expanded_conv_14/output"], num_classes=task.num_classes)
 
     with restore_built_graph(build, finetuned.saved) as net:
         assert net.plan.complete

@@ -16,10 +16,10 @@ import keras
 import numpy as np
 import pytest
 
-from ftcore.keras_backbone import cut, load_backbone
-from ftcore.keras_finetune import Stage, fine_tune, head_stage, save_model_atomic, unfreeze_stage
-from ftcore.keras_freeze import leaves
-from ftcore.keras_head import attach_head
+from ftcore.keras import Stage, fine_tune, head_stage, save_model_atomic, unfreeze_stage
+from ftcore.keras.backbone import cut, load_backbone
+from ftcore.keras.head import attach_head
+from ftcore.keras.trainable import leaves
 from ftcore_fixtures.digits import target_task
 
 CUT = "conv_dw_6_relu"

@@ -64,7 +64,7 @@ def test_cli_examples_succeed(python_examples, workdir, line):
     args = shlex.split(line)
     assert args[0] == "ftcore"
     proc = subprocess.run(
-        [sys.executable, "-m", "ftcore.cli", *args[1:]],
+        [sys.executable, "-m", "ftcore.app.cli", *args[1:]],
         cwd=workdir, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]

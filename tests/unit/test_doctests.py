@@ -11,11 +11,15 @@ import pytest
 
 import ftcore
 
-MODULES = [f"ftcore.{m.name}" for m in pkgutil.iter_modules(ftcore.__path__)] + [
-    "ftcore_fixtures",
-    "ftcore_fixtures.digits",
-    "ftcore_fixtures.build",
-]
+MODULES = (
+    ["ftcore"]
+    + [m.name for m in pkgutil.walk_packages(ftcore.__path__, "ftcore.") if not m.ispkg]
+    + [
+        "ftcore_fixtures",
+        "ftcore_fixtures.digits",
+        "ftcore_fixtures.build",
+    ]
+)
 
 
 @pytest.mark.parametrize("name", MODULES)

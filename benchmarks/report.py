@@ -1,0 +1,150 @@
+"""Turn a saved pytest-benchmark JSON into a throughput table and a PNG bar chart (Pillow only).
+
+One panel per model and device; per batch size, one bar per path (frozen, restored,
+onnxruntime when measured), labelled with images/s. ``--table`` prints a Markdown table with
+the frozen/restored (and frozen/onnxruntime) ratios, for the README.
+
+    $ python benchmarks/report.py .benchmarks/Linux-*/0001_run.json --output chart.png --table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from ftcore import atomic
+from ftcore.errors import FtcoreError, InvalidFileError, MissingFileError
+
+PATHS = ("frozen", "restored", "onnxruntime")
+COLORS = {"frozen": (31, 119, 180), "restored": (255, 127, 14), "onnxruntime": (44, 160, 44)}
+
+
+@dataclass(frozen=True)
+class Result:
+    """One benchmark case: which model/path/device/batch, and its throughput."""
+
+    model: str
+    path: str
+    device: str
+    batch: int
+    images_per_second: float
+
+
+def read_results(path: str | os.PathLike) -> list[Result]:
+    """The inference cases of a ``--benchmark-json`` / ``--benchmark-autosave`` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"no such benchmark file: {path}")
+    try:
+        data = json.loads(path.read_text())
+        cases = data["benchmarks"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise InvalidFileError(f"{path} is not a pytest-benchmark JSON file: {e}") from None
+    results = []
+    for case in cases:
+        info = case.get("extra_info", {})
+        if not {"model", "path", "device", "batch"} <= set(info):
+            continue  # another benchmark (e.g. the feature cache)
+        ips = info.get("images_per_second") or info["batch"] / case["stats"]["median"]
+        results.append(
+            Result(info["model"], info["path"], info["device"], int(info["batch"]), float(ips))
+        )
+    if not results:
+        raise InvalidFileError(f"{path} holds no inference throughput results")
+    return results
+
+
+def _panels(results: Sequence[Result]) -> dict[tuple[str, str], dict[int, dict[str, float]]]:
+    panels: dict = defaultdict(lambda: defaultdict(dict))
+    for r in results:
+        panels[(r.model, r.device)][r.batch][r.path] = r.images_per_second
+    return panels
+
+
+def markdown_table(results: Sequence[Result]) -> str:
+    """Images/s per model, device, batch and path, with frozen/<path> ratios for the others."""
+    paths = [p for p in PATHS if any(r.path == p for r in results)]
+    others = [p for p in paths if p != "frozen"]
+    lines = [
+        "| model | device | batch | "
+        + " | ".join([f"{p} img/s" for p in paths] + [f"frozen/{p}" for p in others])
+        + " |",
+        "|---" * (3 + len(paths) + len(others)) + "|",
+    ]
+    for (model, device), batches in sorted(_panels(results).items()):
+        for batch, by_path in sorted(batches.items()):
+            cells = [f"{by_path[p]:.1f}" if p in by_path else "-" for p in paths]
+            ratios = [
+                f"{by_path['frozen'] / by_path[p]:.2f}x" if {"frozen", p} <= set(by_path) else "-"
+                for p in others
+            ]
+            lines.append(f"| {model} | {device} | {batch} | " + " | ".join(cells + ratios) + " |")
+    return "\n".join(lines)
+
+
+def bar_chart(results: Sequence[Result], title: str = "images/s (higher is better)") -> Image.Image:
+    """Grouped bars: one panel per (model, device), groups by batch size, bars by path."""
+    panels = _panels(results)
+    font = ImageFont.load_default()
+    paths = [p for p in PATHS if any(r.path == p for r in results)]
+    pw, ph, margin, top = 420, 300, 50, 60
+    img = Image.new("RGB", (max(1, len(panels)) * pw + margin, ph + top), "white")
+    draw = ImageDraw.Draw(img)
+    draw.text((margin, 10), title, fill="black", font=font)
+    for i, p in enumerate(paths):  # legend
+        x = margin + 260 + i * 110
+        draw.rectangle([x, 12, x + 12, 24], fill=COLORS[p])
+        draw.text((x + 16, 12), p, fill="black", font=font)
+    for k, ((model, device), batches) in enumerate(sorted(panels.items())):
+        x0, y0 = margin + k * pw, top
+        peak = max(v for b in batches.values() for v in b.values())
+        plot_h = ph - 40
+        draw.text((x0, y0 - 18), f"{model} MobileNetV2 ({device})", fill="black", font=font)
+        draw.line([x0, y0 + plot_h, x0 + pw - margin, y0 + plot_h], fill="black")
+        group_w = (pw - margin) / max(1, len(batches))
+        bar_w = group_w * 0.8 / max(1, len(paths))
+        for g, (batch, by_path) in enumerate(sorted(batches.items())):
+            gx = x0 + g * group_w + group_w * 0.1
+            for j, p in enumerate(paths):
+                if p not in by_path:
+                    continue
+                h = plot_h * by_path[p] / peak
+                bx = gx + j * bar_w
+                draw.rectangle([bx, y0 + plot_h - h, bx + bar_w - 2, y0 + plot_h], fill=COLORS[p])
+                draw.text((bx, y0 + plot_h - h - 12), f"{by_path[p]:.0f}", fill="black", font=font)
+            draw.text((gx, y0 + plot_h + 6), f"batch {batch}", fill="black", font=font)
+    return img
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python benchmarks/report.py", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("saved", help="pytest-benchmark JSON (--benchmark-json or autosave)")
+    parser.add_argument("--output", metavar="PNG", help="write the bar chart here")
+    parser.add_argument("--table", action="store_true", help="print a Markdown table")
+    args = parser.parse_args(argv)
+    try:
+        results = read_results(args.saved)
+        if args.output:
+            with atomic.atomic_path(args.output) as tmp:
+                bar_chart(results).save(tmp, format="PNG")
+            print(f"wrote {args.output}")
+        if args.table or not args.output:
+            print(markdown_table(results))
+    except FtcoreError as e:
+        print(f"report: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""benchmarks/report.py: a saved pytest-benchmark JSON -> Markdown table and PNG bar chart."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from report import COLORS, main, read_results
+
+from ftcore.errors import InvalidFileError
+
+MEDIANS = {("slim", "frozen"): 0.01, ("slim", "restored"): 0.02, ("keras", "frozen"): 0.04}
+
+
+def saved_run(tmp_path, medians=MEDIANS):
+    cases = [
+        {"name": f"test_inference_throughput[{m}-cpu-{b}-{p}]", "stats": {"median": med * b},
+         "extra_info": {"model": m, "path": p, "device": "cpu", "batch": b}}
+        for (m, p), med in medians.items() for b in (1, 8)
+    ] + [{"name": "test_feature_cache", "stats": {"median": 1.0}, "extra_info": {}}]  # fmt: skip
+    path = tmp_path / "0001_run.json"
+    path.write_text(json.dumps({"benchmarks": cases}))
+    return path
+
+
+def test_table_has_throughput_and_ratio(tmp_path, capsys):
+    assert main([str(saved_run(tmp_path)), "--table"]) == 0
+    out = capsys.readouterr().out
+    assert "| slim | cpu | 8 | 100.0 | 50.0 | 2.00x |" in out
+    assert "| keras | cpu | 1 | 25.0 | - | - |" in out
+    assert len(read_results(saved_run(tmp_path))) == 6  # the feature-cache case is not inference
+
+
+def test_table_adds_the_onnxruntime_ratio_when_measured(tmp_path, capsys):
+    medians = {**MEDIANS, ("slim", "onnxruntime"): 0.008}
+    assert main([str(saved_run(tmp_path, medians)), "--table"]) == 0
+    out = capsys.readouterr().out
+    assert "| frozen/restored | frozen/onnxruntime |" in out
+    assert "| slim | cpu | 1 | 100.0 | 50.0 | 125.0 | 2.00x | 0.80x |" in out
+    assert "| keras | cpu | 8 | 25.0 | - | - | - | - |" in out
+
+
+def test_chart_draws_one_bar_per_case_scaled_to_throughput(tmp_path):
+    png = tmp_path / "chart.png"
+    assert main([str(saved_run(tmp_path)), "--output", str(png)]) == 0
+    pixels = np.asarray(Image.open(png).convert("RGB"))[40:]  # below the title and legend
+    heights = {}
+    for path, color in COLORS.items():
+        mask = np.all(pixels == color, axis=-1)
+        columns = mask.sum(axis=0)
+        heights[path] = sorted({int(h) for h in columns if h > 0})
+    # slim: frozen 100 img/s is the panel's peak, restored 50 is half as tall
+    assert heights["restored"] and heights["frozen"]
+    assert max(heights["restored"]) == pytest.approx(max(heights["frozen"]) / 2, abs=2)
+    assert heights["onnxruntime"] == []
+
+
+def test_bad_files_are_reported(tmp_path, capsys):
+    (tmp_path / "x.json").write_text("[]")
+    assert main([str(tmp_path / "x.json")]) == 1
+    assert "not a pytest-benchmark JSON file" in capsys.readouterr().err
+    with pytest.raises(InvalidFileError, match="no inference throughput results"):
+        (tmp_path / "y.json").write_text('{"benchmarks": []}')
+        read_results(tmp_path / "y.json")

@@ -1,0 +1,352 @@
+"""The ``ftcore`` command: inspect models, freeze checkpoints, predict images.
+
+TensorFlow is imported inside the subcommands only, so ``ftcore --help`` is instant. User
+mistakes (:class:`~ftcore.errors.FtcoreError`) print one line on stderr and exit 1.
+
+Subcommands are registered with :func:`register`; adding one is a ``configure(parser)``
+function, a ``run(args) -> int`` function and one ``register(...)`` call::
+
+    def _configure_demo(p): p.add_argument("--out", default="demo")
+    def _run_demo(args): ...; return 0
+    register("demo", "run the end-to-end demo", _configure_demo, _run_demo)
+
+    $ ftcore inspect runs/slim            # variables of the newest checkpoint
+    $ ftcore freeze runs/slim --output model.pb --outputs MobilenetV2/Predictions/Reshape_1
+    $ ftcore predict model.pb cat.jpg --top 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftcore import __version__
+from ftcore.errors import FtcoreError, InvalidFileError, MissingFileError
+from ftcore.text_table import format_table
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its name, one-line help, argument set-up and implementation."""
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int | None]
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def register(
+    name: str,
+    help: str,
+    configure: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace], int | None],
+) -> Command:
+    """Add a subcommand to ``ftcore`` (the order of registration is the order in ``--help``)."""
+    COMMANDS[name] = Command(name, help, configure, run)
+    return COMMANDS[name]
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def _read_labels(path: str | None) -> list[str] | None:
+    if path is None:
+        return None
+    p = Path(path)
+    if not p.is_file():
+        raise MissingFileError(f"no such labels file: {p}")
+    return [line.strip() for line in p.read_text().splitlines() if line.strip()]
+
+
+# --- inspect --------------------------------------------------------------------------------
+
+
+def _configure_inspect(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", help="checkpoint dir or prefix, .meta, .pb, .keras or weights .h5")
+    p.add_argument("--grep", metavar="TEXT", help="only rows whose name contains TEXT")
+
+
+def _shape(t) -> str:
+    return "?" if t.shape.rank is None else str(tuple(t.shape.as_list()))
+
+
+def _graph_rows(graph_def) -> list[list[object]]:
+    import tensorflow as tf
+
+    graph = tf.Graph()
+    try:
+        with graph.as_default():
+            tf.graph_util.import_graph_def(graph_def, name="")
+    except (ValueError, tf.errors.OpError) as e:
+        raise InvalidFileError(f"graph cannot be imported: {str(e).splitlines()[0]}") from None
+    return [
+        [op.name, op.type, ", ".join(_shape(t) for t in op.outputs) or "-"]
+        for op in graph.get_operations()
+    ]
+
+
+def _layer_shape(layer) -> str:
+    try:
+        return str(tuple(layer.output.shape))
+    except (AttributeError, ValueError):  # a layer used several times has no single output
+        return "-"
+
+
+def _inspect_rows(path: Path) -> tuple[list[str], list[list[object]], list[str]]:
+    """(headers, rows, notes) describing what ``path`` holds."""
+    suffix = path.suffix
+    if suffix == ".pb":
+        from ftcore.export.sidecar import read_sidecar
+        from ftcore.graph.safety import parse_graph_def, unsafe_nodes
+
+        graph_def = parse_graph_def(path.read_bytes(), str(path))
+        notes = [f"{len(graph_def.node)} nodes"]
+        bad = unsafe_nodes(graph_def)
+        if bad:
+            notes.append(
+                "UNSAFE ops (refused without --trust): " + ", ".join(f"{n} ({op})" for n, op in bad)
+            )
+        sidecar = read_sidecar(path)
+        if sidecar is not None:
+            notes.append(f"inputs: {[(t.name, t.shape) for t in sidecar.inputs]}")
+            notes.append(f"outputs: {[(t.name, t.shape) for t in sidecar.outputs]}")
+            notes.append(f"preprocessing: {sidecar.preprocessing}; labels: {sidecar.labels}")
+        return ["node", "op", "output shapes"], _graph_rows(graph_def), notes
+    if suffix == ".meta":
+        import tensorflow as tf
+
+        meta = tf.compat.v1.MetaGraphDef()
+        try:
+            meta.ParseFromString(path.read_bytes())
+        except Exception as e:  # noqa: BLE001 - protobuf raises DecodeError or RuntimeError
+            raise InvalidFileError(f"{path} is not a MetaGraphDef (.meta) file: {e}") from None
+        rows = _graph_rows(meta.graph_def)
+        return ["node", "op", "output shapes"], rows, [f"{len(rows)} nodes"]
+    if suffix == ".keras":
+        from ftcore.predict.predictor import load_keras_model
+
+        model = load_keras_model(path)
+        rows = [
+            [layer.name, type(layer).__name__, _layer_shape(layer), layer.count_params()]
+            for layer in model.layers
+        ]
+        return (
+            ["layer", "class", "output shape", "params"],
+            rows,
+            [f"{len(rows)} layers, {model.count_params()} params"],
+        )
+    if suffix == ".h5":
+        import h5py
+
+        rows: list[list[object]] = []
+        try:
+            with h5py.File(path, "r") as f:
+                f.visititems(
+                    lambda name, obj: (
+                        rows.append([name, tuple(obj.shape), str(obj.dtype)])
+                        if isinstance(obj, h5py.Dataset)
+                        else None
+                    )
+                )
+        except OSError as e:
+            raise InvalidFileError(f"{path} is not an HDF5 weights file: {e}") from None
+        return ["weight", "shape", "dtype"], rows, [f"{len(rows)} weight arrays"]
+    from ftcore.graph.checkpoint_files import checkpoint_contents, resolve_checkpoint
+
+    prefix = resolve_checkpoint(path)
+    rows = [[v.name, v.shape, v.dtype] for v in checkpoint_contents(prefix)]
+    return ["variable", "shape", "dtype"], rows, [f"checkpoint {prefix}: {len(rows)} variables"]
+
+
+def _run_inspect(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    if not path.exists() and not Path(str(path) + ".index").exists():
+        raise MissingFileError(f"no such file or directory: {path}")
+    headers, rows, notes = _inspect_rows(path)
+    if args.grep:
+        rows = [r for r in rows if args.grep in str(r[0])]
+    print(format_table(headers, rows))
+    for note in notes:
+        print(f"# {note}")
+    return 0
+
+
+# --- freeze ---------------------------------------------------------------------------------
+
+
+def _configure_freeze(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="TF1 checkpoint dir or prefix (with .meta), or a .keras model")
+    p.add_argument("--output", required=True, metavar="OUT.pb", help="frozen graph to write")
+    p.add_argument("--outputs", metavar="NAME[,NAME]", help="output tensor(s) (checkpoints)")
+    p.add_argument("--input", metavar="NAME", help="input placeholder (default: the only one)")
+    p.add_argument("--labels", metavar="FILE", help="class names, one per line, for the sidecar")
+    p.add_argument(
+        "--preprocessing", default="mobilenet", help="input convention (default mobilenet)"
+    )
+    p.add_argument("--no-optimize", action="store_true", help="skip BN folding / node stripping")
+    p.add_argument("--trust", action="store_true", help="skip the meta graph's safety check")
+
+
+def _run_freeze(args: argparse.Namespace) -> int:
+    from ftcore.export.pb import export_checkpoint, export_keras
+    from ftcore.export.sidecar import sidecar_path
+
+    options = {
+        "labels": _read_labels(args.labels),
+        "preprocessing": args.preprocessing,
+        "optimize_graph": not args.no_optimize,
+    }
+    if args.model.endswith(".keras"):
+        from ftcore.predict.predictor import load_keras_model
+
+        sidecar = export_keras(load_keras_model(args.model), args.output, **options)
+    else:
+        if not args.outputs:
+            raise FtcoreError("freezing a checkpoint needs --outputs NAME[,NAME]")
+        outputs = [o.strip() for o in args.outputs.split(",") if o.strip()]
+        sidecar = export_checkpoint(
+            args.model, args.output, outputs, input_name=args.input, trust=args.trust, **options
+        )
+    check = sidecar.check
+    print(f"wrote {args.output} and {sidecar_path(args.output)}")
+    print(f"inputs: {[(t.name, t.shape) for t in sidecar.inputs]}")
+    print(f"outputs: {[(t.name, t.shape) for t in sidecar.outputs]}")
+    diffs = ", ".join(f"{k} {v:.2g}" for k, v in check.items() if k.endswith("max_abs_diff"))
+    print(f"self-check on a {check['probe_shape']} probe batch: {diffs}")
+    return 0
+
+
+# --- predict --------------------------------------------------------------------------------
+
+
+def _configure_predict(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="frozen .pb (with sidecar), .keras model or checkpoint dir")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    p.add_argument("--top", type=int, default=5, metavar="K", help="classes per image (default 5)")
+    p.add_argument(
+        "--output", metavar="NAME", help="output tensor (checkpoints, or .pb without sidecar)"
+    )
+    p.add_argument("--labels", metavar="FILE", help="class names, one per line")
+    p.add_argument("--trust", action="store_true", help="load a graph with file/code ops anyway")
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from ftcore.predict.predictor import load
+
+    if args.top < 1:
+        raise FtcoreError(f"--top must be at least 1, got {args.top}")
+    kwargs = {"labels": _read_labels(args.labels)}
+    if not args.model.endswith(".keras"):
+        kwargs["trust"] = args.trust
+    with load(args.model, output=args.output, **kwargs) as predictor:
+        for path, preds in zip(
+            args.images, predictor.top_k_images(args.images, args.top), strict=True
+        ):
+            print(path)
+            for rank, p in enumerate(preds, 1):
+                print(f"  {rank}. {p.label:<24} {p.score:.4f}")
+    return 0
+
+
+register(
+    "inspect",
+    "list a model's variables, nodes or layers with shapes",
+    _configure_inspect,
+    _run_inspect,
+)
+register(
+    "freeze",
+    "freeze a checkpoint or Keras model to an optimized .pb",
+    _configure_freeze,
+    _run_freeze,
+)
+register("predict", "top-k classes of images with a model", _configure_predict, _run_predict)
+
+
+def _configure_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="new folder for the run's checkpoints, logs and .pb files "
+        "(default: ./ftcore-runs/demo-<timestamp>; an existing non-empty folder is refused)",
+    )
+    p.add_argument("--quick", action="store_true", help="a shorter training budget (for CI)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same accuracies)")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from ftcore.app.demo import DemoConfig, run_demo
+
+    run_demo(DemoConfig(out_dir=args.output, quick=args.quick, seed=args.seed))
+    return 0
+
+
+def _configure_build_fixtures(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: the cache)")
+    p.add_argument("--force", action="store_true", help="rebuild even if already built")
+
+
+def _run_build_fixtures(args: argparse.Namespace) -> int:
+    from ftcore_fixtures.build import main as build_main
+
+    argv = (["--out", str(args.out)] if args.out else []) + (["--force"] if args.force else [])
+    return build_main(argv)
+
+
+register(
+    "demo",
+    "the whole workflow end to end on the shipped data: fine-tune (Keras and TF1 graph), "
+    "freeze, verify, predict, summarize",
+    _configure_demo,
+    _run_demo,
+)
+register(
+    "build-fixtures",
+    "pretrain the fixture models on the shipped digits (cached by content)",
+    _configure_build_fixtures,
+    _run_build_fixtures,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ftcore", description="Fine-tuning core: inspect, freeze and run pretrained models."
+    )
+    parser.add_argument("--version", action="version", version=f"ftcore {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for cmd in COMMANDS.values():
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        cmd.configure(p)
+        p.set_defaults(_run=cmd.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ftcore`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    _quiet_tensorflow()
+    try:
+        return int(args._run(args) or 0)
+    except FtcoreError as e:
+        print(f"ftcore {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

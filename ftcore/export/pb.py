@@ -1,0 +1,248 @@
+"""Export frozen, optimized GraphDefs from TF1 checkpoints and Keras models, with a sidecar.
+
+Freezing turns variables into constants (``convert_variables_to_constants`` for TF1 sessions,
+``convert_variables_to_constants_v2`` on a concrete function for Keras/TF2); :mod:`ftcore.export.optimize`
+then strips training nodes and folds batch norm. Every export checks itself: the frozen and the
+optimized graph must reproduce the restored model's outputs on a probe batch within
+``|frozen - restored| <= atol + rtol * |restored|`` (defaults ``atol=1e-4``, ``rtol=1e-3``),
+else :class:`~ftcore.errors.MismatchError` with the numbers, and nothing is written.
+The ``.pb`` and its JSON sidecar (``model.pb.json``: tensor names, shapes, dtype, preprocessing,
+labels, the check's figures) are written atomically.
+
+Entry points: :func:`export_checkpoint` (a Saver checkpoint with its ``.meta``),
+:func:`export_session` (a live TF1 session), :func:`export_keras` (a Keras model).
+
+    >>> sc = export_checkpoint("runs/slim", "model.pb", outputs=["MobilenetV2/Predictions/Reshape_1"])  # doctest: +SKIP
+    >>> sc.inputs, sc.check["optimized_max_abs_diff"] < 1e-4  # doctest: +SKIP
+    ([TensorInfo(name='input:0', shape=[None, 32, 32, 3], dtype='float32')], True)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.framework import graph_pb2
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+from ftcore import atomic
+from ftcore.errors import MismatchError, unknown_name
+from ftcore.export.optimize import optimize
+from ftcore.export.sidecar import Sidecar, TensorInfo, sidecar_path
+from ftcore.graph.checkpoint_files import resolve_checkpoint
+from ftcore.graph.names import op_name, single_placeholder
+from ftcore.graph.restore import restore_meta_graph
+from ftcore.preprocessing import PREPROCESSING
+
+v1 = tf.compat.v1
+
+ATOL, RTOL = 1e-4, 1e-3
+
+
+# --- TF1 checkpoints (restored with ftcore.graph.restore) ----------------------------------
+
+
+def _tensor_name(graph: tf.Graph, name: str, kind: str = "tensor") -> str:
+    """Validate ``name`` (node or tensor) against ``graph``; return ``node:index``."""
+    tensor = name if ":" in name else name + ":0"
+    try:
+        graph.get_tensor_by_name(tensor)
+    except (KeyError, ValueError):
+        candidates = [op.name for op in graph.get_operations()]
+        raise unknown_name(kind, op_name(name), candidates) from None
+    return tensor
+
+
+def _tensor_info(t: tf.Tensor) -> TensorInfo:
+    shape = None if t.shape.rank is None else t.shape.as_list()
+    return TensorInfo(t.name, shape, t.dtype.name)
+
+
+def session_graph_def(sess: v1.Session, outputs: Sequence[str]) -> graph_pb2.GraphDef:
+    """Freeze ``sess.graph`` to constants, keeping what ``outputs`` need (resource variables too)."""
+    names = [op_name(_tensor_name(sess.graph, o, "output")) for o in outputs]
+    return v1.graph_util.convert_variables_to_constants(sess, sess.graph.as_graph_def(), names)
+
+
+# --- Keras ----------------------------------------------------------------------------------
+
+
+def keras_graph_def(model) -> tuple[graph_pb2.GraphDef, list[TensorInfo], list[TensorInfo]]:
+    """Freeze a single-input Keras model's inference function: (GraphDef, inputs, outputs)."""
+    if len(model.inputs) != 1:
+        raise MismatchError(
+            f"keras_graph_def handles single-input models; {model.name} has {len(model.inputs)}"
+        )
+    spec = tf.TensorSpec([None, *model.inputs[0].shape[1:]], model.inputs[0].dtype, name="input")
+    fn = tf.function(lambda x: model(x, training=False))
+    frozen = convert_variables_to_constants_v2(fn.get_concrete_function(spec))
+    inputs = [_tensor_info(t) for t in frozen.inputs if t.dtype != tf.resource]
+    outputs = [_tensor_info(t) for t in frozen.outputs]
+    return frozen.graph.as_graph_def(), inputs, outputs
+
+
+# --- running and checking -------------------------------------------------------------------
+
+
+def run_graph_def(
+    graph_def: graph_pb2.GraphDef, feeds: dict[str, np.ndarray], fetches: Sequence[str]
+) -> list[np.ndarray]:
+    """Run ``graph_def`` once in a fresh session (for checks, not for speed)."""
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+    with v1.Session(graph=graph) as sess:
+        return sess.run(list(fetches), feed_dict=feeds)
+
+
+def compare_outputs(
+    reference: Sequence[np.ndarray],
+    candidate: Sequence[np.ndarray],
+    what: str,
+    atol: float = ATOL,
+    rtol: float = RTOL,
+) -> float:
+    """Max ``|candidate - reference|``; raise :class:`MismatchError` with the numbers if out of tolerance."""
+    worst = 0.0
+    for i, (ref, got) in enumerate(zip(reference, candidate, strict=True)):
+        ref, got = np.asarray(ref, np.float64), np.asarray(got, np.float64)
+        if ref.shape != got.shape:
+            raise MismatchError(
+                f"{what}: output {i} has shape {got.shape}, restored model {ref.shape}"
+            )
+        diff = np.abs(got - ref)
+        excess = diff - (atol + rtol * np.abs(ref))
+        if not np.all(np.isfinite(got)) or np.any(excess > 0):
+            raise MismatchError(
+                f"{what}: output {i} differs from the restored model by up to {diff.max():.3g} "
+                f"(tolerance {atol:g} + {rtol:g}*|restored|, restored max |value| {np.abs(ref).max():.3g}, "
+                f"{int(np.sum(excess > 0))} of {ref.size} values out of tolerance)"
+            )
+        worst = max(worst, float(diff.max()))
+    return worst
+
+
+def probe_batch(shape: Sequence[int | None], batch: int = 2, seed: int = 0) -> np.ndarray:
+    """A deterministic batch in the MobileNet input range [-1, 1] for the export self-check."""
+    dims = list(shape[1:])
+    if any(d is None for d in dims):
+        raise MismatchError(f"input shape {list(shape)} has unknown dimensions; pass a probe batch")
+    return np.random.default_rng(seed).uniform(-1, 1, [batch, *dims]).astype(np.float32)
+
+
+def export_graph(
+    graph_def: graph_pb2.GraphDef,
+    output_path: str | os.PathLike,
+    inputs: Sequence[TensorInfo],
+    outputs: Sequence[TensorInfo],
+    reference: Callable[[np.ndarray], Sequence[np.ndarray]],
+    probe: np.ndarray | None = None,
+    optimize_graph: bool = True,
+    preprocessing: str = "mobilenet",
+    labels: Sequence[str] | None = None,
+    source: str = "",
+    atol: float = ATOL,
+    rtol: float = RTOL,
+) -> Sidecar:
+    """Optimize (optionally), self-check against ``reference`` and write ``.pb`` + sidecar atomically."""
+    if len(inputs) != 1:
+        raise MismatchError(
+            f"export handles single-input graphs; got inputs {[t.name for t in inputs]}"
+        )
+    if preprocessing not in PREPROCESSING:
+        raise unknown_name("preprocessing", preprocessing, PREPROCESSING)
+    probe = probe_batch(inputs[0].shape) if probe is None else np.asarray(probe, np.float32)
+    expected = reference(probe)
+    fetches = [t.name for t in outputs]
+    feeds = {inputs[0].name: probe}
+    check = {"probe_shape": list(probe.shape), "atol": atol, "rtol": rtol}
+    check["frozen_max_abs_diff"] = compare_outputs(
+        expected, run_graph_def(graph_def, feeds, fetches), "frozen graph", atol, rtol
+    )
+    if optimize_graph:
+        graph_def = optimize(graph_def, outputs=fetches, inputs=[inputs[0].name])
+        check["optimized_max_abs_diff"] = compare_outputs(
+            expected, run_graph_def(graph_def, feeds, fetches), "optimized graph", atol, rtol
+        )
+    sidecar = Sidecar(
+        inputs=list(inputs),
+        outputs=list(outputs),
+        preprocessing=preprocessing,
+        labels=list(labels) if labels is not None else None,
+        source=source,
+        optimized=optimize_graph,
+        check=check,
+    )
+    atomic.write_text(sidecar_path(output_path), sidecar.to_json())
+    atomic.write_bytes(output_path, graph_def.SerializeToString())
+    return sidecar
+
+
+def export_session(
+    sess: v1.Session,
+    output_path: str | os.PathLike,
+    outputs: Sequence[str],
+    input_name: str | None = None,
+    **kwargs,
+) -> Sidecar:
+    """Freeze a live TF1 session's graph to ``output_path``, checked against the session itself.
+
+    ``input_name`` defaults to the graph's only placeholder; see :func:`export_graph` for the rest.
+    """
+    graph = sess.graph
+    if input_name is None:
+        inp = single_placeholder(graph)
+    else:
+        inp = graph.get_tensor_by_name(_tensor_name(graph, input_name, "input"))
+    outs = [graph.get_tensor_by_name(_tensor_name(graph, o, "output")) for o in outputs]
+    graph_def = session_graph_def(sess, [t.name for t in outs])
+    kwargs.setdefault("source", "TF1 session")
+    return export_graph(
+        graph_def,
+        output_path,
+        [_tensor_info(inp)],
+        [_tensor_info(t) for t in outs],
+        reference=lambda x: sess.run(outs, {inp: x}),
+        **kwargs,
+    )
+
+
+def export_checkpoint(
+    ckpt: str | os.PathLike,
+    output_path: str | os.PathLike,
+    outputs: Sequence[str],
+    input_name: str | None = None,
+    trust: bool = False,
+    **kwargs,
+) -> Sidecar:
+    """Freeze a TF1 checkpoint (dir or prefix, with ``.meta``) to ``output_path``; see :func:`export_graph`.
+
+    ``input_name`` defaults to the graph's only placeholder; ``trust`` skips the meta graph's
+    safety check (see :func:`ftcore.graph.restore.load_meta_graph`).
+    """
+    with restore_meta_graph(ckpt, trust=trust) as restored:
+        source = f"checkpoint {resolve_checkpoint(ckpt)}"
+        return export_session(
+            restored.session, output_path, outputs, input_name, source=source, **kwargs
+        )
+
+
+def export_keras(model, output_path: str | os.PathLike, **kwargs) -> Sidecar:
+    """Freeze a Keras model to ``output_path``; see :func:`export_graph`."""
+    graph_def, inputs, outputs = keras_graph_def(model)
+
+    def reference(x):
+        out = model(x, training=False)
+        return [np.asarray(o) for o in (out if isinstance(out, list | tuple) else [out])]
+
+    return export_graph(
+        graph_def,
+        output_path,
+        inputs,
+        outputs,
+        reference,
+        source=f"keras model {model.name}",
+        **kwargs,
+    )

@@ -1,0 +1,46 @@
+"""The TF1 graph path: restore checkpoints and ``.pb`` files three ways, pick the var_list,
+plan the restore, fine-tune a cut graph. Graphs live in explicit ``tf.Graph``/``Session``
+contexts, so eager Keras keeps working in the same process.
+
+    >>> from ftcore.graph import GraphFineTuner, load_pb, read_variable, restore_meta_graph
+"""
+
+from ftcore.graph.checkpoint_files import (
+    checkpoint_contents,
+    read_checkpoint_value,
+    resolve_checkpoint,
+)
+from ftcore.graph.finetune import GraphFineTuner, attach_head
+from ftcore.graph.names import list_nodes, list_tensors, list_variables
+from ftcore.graph.restore import (
+    load_meta_graph,
+    load_pb,
+    read_variable,
+    restore_built_graph,
+    restore_meta_graph,
+    restore_slim_mobilenet_v2,
+)
+from ftcore.graph.restore_plan import RestorePlan, plan_restore, restore_and_initialize
+from ftcore.graph.var_selection import ancestor_variables, filter_by_scopes
+
+__all__ = [
+    "GraphFineTuner",
+    "RestorePlan",
+    "ancestor_variables",
+    "attach_head",
+    "checkpoint_contents",
+    "filter_by_scopes",
+    "list_nodes",
+    "list_tensors",
+    "list_variables",
+    "load_meta_graph",
+    "load_pb",
+    "plan_restore",
+    "read_checkpoint_value",
+    "read_variable",
+    "resolve_checkpoint",
+    "restore_and_initialize",
+    "restore_built_graph",
+    "restore_meta_graph",
+    "restore_slim_mobilenet_v2",
+]

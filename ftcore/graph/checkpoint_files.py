@@ -1,0 +1,134 @@
+"""Find and read TF Saver checkpoints on disk, without building a graph.
+
+A checkpoint is a prefix (``dir/model.ckpt-42``) with ``.index`` and ``.data-*`` files, and
+usually a ``.meta`` graph and a ``checkpoint`` state file naming the newest one. Every
+function here accepts a directory, a prefix, or one of the checkpoint's files.
+
+    >>> prefix = resolve_checkpoint("runs/slim")                  # doctest: +SKIP
+    >>> [(i.name, i.shape) for i in checkpoint_contents(prefix)][:1]  # doctest: +SKIP
+    [('MobilenetV2/Conv/BatchNorm/beta', (16,))]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from ftcore.errors import InvalidFileError, MissingFileError, unknown_name
+from ftcore.graph.names import VarInfo
+
+#: Keys a TF2 object-based checkpoint holds besides variables.
+_BOOKKEEPING = frozenset({"_CHECKPOINTABLE_OBJECT_GRAPH"})
+_SUFFIX = re.compile(r"\.(index|meta|data-\d{5}-of-\d{5})$")
+
+
+def _step(prefix: Path) -> int:
+    m = re.search(r"-(\d+)$", prefix.name)
+    return int(m.group(1)) if m else -1
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> str:
+    """The checkpoint prefix for a directory (newest checkpoint), a prefix or a checkpoint file.
+
+    A directory uses its ``checkpoint`` state file; TF writes absolute paths there, so a
+    copied or moved directory uses the checkpoint of that name inside it. Without a usable
+    state file, the ``*.index`` with the highest step. Raises :class:`MissingFileError`
+    naming what is missing.
+
+        >>> resolve_checkpoint("runs/slim")  # doctest: +SKIP
+        'runs/slim/model.ckpt-1200'
+    """
+    path = Path(path)
+    if path.is_dir():
+        state = tf.train.get_checkpoint_state(str(path))
+        if state and state.model_checkpoint_path:
+            named = Path(state.model_checkpoint_path)  # absolute when TF wrote it
+            for candidate in (path / named.name, named if named.is_absolute() else path / named):
+                if Path(f"{candidate}.index").is_file():
+                    return str(candidate)
+        indexes = sorted(path.glob("*.index"), key=lambda p: _step(p.with_suffix("")))
+        if not indexes:
+            found = sorted(p.name for p in path.iterdir())[:8]
+            raise MissingFileError(
+                f"no checkpoint in directory {str(path)!r}: expected a 'checkpoint' state file "
+                f"or <prefix>.index + <prefix>.data-* files; found {found or 'nothing'}"
+            )
+        path = indexes[-1].with_suffix("")
+    prefix = Path(_SUFFIX.sub("", str(path)))
+    index = Path(f"{prefix}.index")
+    if not index.is_file():
+        siblings = [p.name[: -len(".index")] for p in prefix.parent.glob("*.index")]
+        raise MissingFileError(
+            f"no checkpoint at {str(prefix)!r}: {index.name} does not exist"
+            + (f"; checkpoints there: {sorted(siblings)}" if siblings else "")
+        )
+    if not list(prefix.parent.glob(f"{prefix.name}.data-*")):
+        raise MissingFileError(
+            f"checkpoint {str(prefix)!r} has an index but no data file ({prefix.name}.data-*)"
+        )
+    return str(prefix)
+
+
+def _reader(prefix: str):
+    try:
+        return tf.train.load_checkpoint(prefix)
+    except (tf.errors.OpError, ValueError) as e:
+        raise InvalidFileError(
+            f"cannot read checkpoint {prefix!r}: not a valid TF checkpoint index ({_first_line(e)})"
+        ) from None
+
+
+def _first_line(e: Exception) -> str:
+    text = getattr(e, "message", None) or str(e)
+    return text.strip().splitlines()[0] if text.strip() else type(e).__name__
+
+
+def truncated_error(prefix: str, e: Exception) -> InvalidFileError:
+    """The error for a checkpoint whose data file cannot be read in full."""
+    return InvalidFileError(
+        f"checkpoint data {prefix}.data-* is truncated or corrupt ({_first_line(e)}); "
+        "re-copy or re-save the checkpoint"
+    )
+
+
+def checkpoint_contents(path: str | os.PathLike, verify: bool = False) -> list[VarInfo]:
+    """A checkpoint's variables (name, shape, dtype), sorted by name, without building a graph.
+
+    ``verify=True`` also reads every value, so a truncated ``.data`` file raises
+    :class:`InvalidFileError` here rather than at restore time.
+
+        >>> checkpoint_contents("runs/slim")[0]  # doctest: +SKIP
+        VarInfo(name='MobilenetV2/Conv/BatchNorm/beta', shape=(16,), dtype='float32')
+    """
+    prefix = resolve_checkpoint(path)
+    reader = _reader(prefix)
+    shapes, dtypes = reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()
+    names = sorted(n for n in shapes if n not in _BOOKKEEPING)
+    if verify:
+        try:
+            for n in names:
+                reader.get_tensor(n)
+        except (tf.errors.OpError, IndexError, ValueError) as e:
+            raise truncated_error(prefix, e) from None
+    return [VarInfo(n, tuple(shapes[n]), dtypes[n].name) for n in names]
+
+
+def read_checkpoint_value(path: str | os.PathLike, name: str) -> np.ndarray:
+    """The value stored under ``name`` in a checkpoint; unknown names list close matches.
+
+    >>> read_checkpoint_value("runs/slim", "global_step")  # doctest: +SKIP
+    array(1200)
+    """
+    prefix = resolve_checkpoint(path)
+    reader = _reader(prefix)
+    if not reader.has_tensor(name):
+        names = [n for n in reader.get_variable_to_shape_map() if n not in _BOOKKEEPING]
+        raise unknown_name("checkpoint variable", name, sorted(names), where=prefix)
+    try:
+        return np.asarray(reader.get_tensor(name))
+    except (tf.errors.OpError, IndexError, ValueError) as e:
+        raise truncated_error(prefix, e) from None

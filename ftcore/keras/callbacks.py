@@ -1,0 +1,157 @@
+"""Callbacks of the fine-tuning loop: atomic best/latest checkpoints and TensorBoard events.
+
+ftcore keeps its own checkpoint callbacks because Keras' ``ModelCheckpoint`` and
+``BackupAndRestore`` cannot serve cached-feature head stages (the model being fit is the
+head alone, while the checkpoint must hold the full model) and do not write atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
+
+from ftcore.atomic import atomic_path, write_bytes, write_text
+from ftcore.keras.head import in_head
+from ftcore.keras.trainable import leaves
+
+
+def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
+    """``model.save(path)`` (``.keras``) such that ``path`` is complete or untouched."""
+    with atomic_path(path, suffix=".keras") as tmp:
+        model.save(tmp)
+    return Path(path)
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Save ``target`` (the full model, also while a head-only model trains) to ``path``
+    whenever ``monitor`` improves; ``best`` is shared across stages."""
+
+    def __init__(self, target: keras.Model, path: Path, monitor: str, best: dict):
+        super().__init__()
+        self.target, self.path, self.monitor, self.best = target, Path(path), monitor, best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is not None and value < self.best.get("value", np.inf):
+            self.best["value"] = float(value)
+            save_model_atomic(self.target, self.path)
+
+
+class LatestCheckpoint(keras.callbacks.Callback):
+    """After each epoch, write the full model's weights, the optimizer state and
+    ``{"stage": i, "epoch": completed epochs}`` to ``directory`` (atomically)."""
+
+    def __init__(self, target: keras.Model, directory: Path, stage: int, best: dict):
+        super().__init__()
+        self.target, self.dir, self.stage, self.best = target, Path(directory), stage, best
+
+    def on_epoch_end(self, epoch, logs=None):
+        write_checkpoint(self.dir, self.target, self.model.optimizer, self.stage, epoch + 1,
+                         self.best)  # fmt: skip
+
+
+def write_checkpoint(directory: Path, model: keras.Model, optimizer, stage: int, epoch: int,
+                     best: dict) -> None:  # fmt: skip
+    """Write ``latest.npz`` (model weights + optimizer variables) then ``latest.json``."""
+    buf = io.BytesIO()
+    arrays = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+    opt_vars = optimizer.variables if optimizer is not None and optimizer.built else []
+    arrays.update({f"o{i}": np.asarray(v.numpy()) for i, v in enumerate(opt_vars)})
+    np.savez(buf, **arrays)
+    write_bytes(directory / "latest.npz", buf.getvalue())
+    state = {"stage": stage, "epoch": epoch, "best": best.get("value")}
+    write_text(directory / "latest.json", json.dumps(state))
+
+
+def read_checkpoint(directory: Path) -> tuple[dict, dict[str, np.ndarray]] | None:
+    """``(state, arrays)`` of the latest checkpoint in ``directory``, or None."""
+    state_path = Path(directory) / "latest.json"
+    if not state_path.is_file():
+        return None
+    with np.load(Path(directory) / "latest.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    return json.loads(state_path.read_text()), arrays
+
+
+def _metadata(plugin: str) -> summary_pb2.SummaryMetadata:
+    return summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin)
+    )
+
+
+def histogram_buckets(values: np.ndarray, bins: int = 30) -> np.ndarray:
+    """TensorBoard's histogram tensor: ``[bins, 3]`` rows of (left edge, right edge, count).
+
+    >>> histogram_buckets(np.array([0.0, 1.0, 1.0]), bins=2).tolist()
+    [[0.0, 0.5, 1.0], [0.5, 1.0, 2.0]]
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(values, bins=bins, range=(lo, hi))
+    return np.stack([edges[:-1], edges[1:], counts.astype(np.float64)], axis=1)
+
+
+class TensorBoardLogger(keras.callbacks.Callback):
+    """Write TensorBoard event files with core TF ops (TF 2.21 ships without the
+    ``tensorboard`` package that ``keras.callbacks.TensorBoard`` needs).
+
+    Per epoch: scalars ``epoch_<metric>`` under ``<log_dir>/<run>/train`` and
+    ``.../validation``; histograms of ``layers``' weights at the start and after every epoch
+    under ``<log_dir>/weights``, tagged ``frozen/<layer>/<var>`` or ``trainable/<layer>/<var>``,
+    so frozen layers can be seen not to move. ``step`` (a one-item list) counts epochs
+    across stages.
+    """
+
+    def __init__(self, log_dir: Path, run: str, layers: dict[str, keras.layers.Layer],
+                 step: list[int], writers: dict) -> None:  # fmt: skip
+        super().__init__()
+        self.log_dir, self.run, self.layers, self.step = Path(log_dir), run, layers, step
+        self.writers = writers  # shared across stages: one writer per directory
+
+    def _writer(self, sub: str):
+        key = str(self.log_dir / sub)
+        if key not in self.writers:
+            self.writers[key] = tf.summary.create_file_writer(key)
+        return self.writers[key]
+
+    def _histograms(self) -> None:
+        writer = self._writer("weights")
+        with writer.as_default():
+            for path, layer in self.layers.items():
+                state = "trainable" if layer.trainable else "frozen"
+                for v in layer.weights:
+                    tf.summary.write(f"{state}/{path}/{v.name}", histogram_buckets(v.numpy()),
+                                     step=self.step[0], metadata=_metadata("histograms"))  # fmt: skip
+        writer.flush()
+
+    def on_train_begin(self, logs=None):
+        if self.step[0] == 0:
+            self._histograms()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.step[0] += 1
+        for name, value in (logs or {}).items():
+            sub, tag = ("validation", name[4:]) if name.startswith("val_") else ("train", name)
+            writer = self._writer(f"{self.run}/{sub}")
+            with writer.as_default():
+                tf.summary.write(f"epoch_{tag}", tf.constant(float(value)), step=epoch,
+                                 metadata=_metadata("scalars"))  # fmt: skip
+            writer.flush()
+        self._histograms()
+
+
+def default_histogram_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
+    """The first two and the last weighted base layers plus every weighted head layer."""
+    weighted = [(p, layer) for p, layer in leaves(model) if layer.weights]
+    base = [(p, lr) for p, lr in weighted if not in_head(model, p)]
+    head = [(p, lr) for p, lr in weighted if in_head(model, p)]
+    return dict(base[:2] + base[-1:] + head)

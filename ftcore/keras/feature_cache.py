@@ -1,0 +1,153 @@
+"""Feature caching: when only the head trains, run the frozen base once and train on its outputs.
+
+This is retrain.py's bottleneck cache made automatic and safe. It is valid only when the base
+computes the same function in every training step: no trainable base variable, no base layer
+that behaves differently in training (a trainable BatchNormalization, Dropout, noise or random
+augmentation layers), and no augmentation of the inputs. :func:`cache_blockers` lists what
+prevents it; an empty list means training the head on cached features gives the same head
+weights as training through the frozen base.
+
+    >>> import keras
+    >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="a"),
+    ...                       keras.layers.Dense(2, name="head_out")])
+    >>> cache_blockers(m)
+    ["base layer 'a' is trainable"]
+    >>> m.layers[0].trainable = False
+    >>> base, head = split_at_head(m); cache_blockers(m), head.layers[-1].name
+    ([], 'head_out')
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ftcore.keras.backbone import model_inputs
+from ftcore.keras.head import head_start
+from ftcore.keras.trainable import leaves, trainable_flags
+
+
+def split_at_head(model: keras.Model) -> tuple[keras.Model, keras.Model]:
+    """``(base, head)`` models sharing ``model``'s layers; ``head(base(x)) == model(x)``.
+
+    The head model's input is the tensor that feeds the first ``head_*`` layer, so training
+    the head model trains ``model``'s head layers.
+    """
+    k = head_start(model)
+    if k >= len(model.layers):
+        raise ValueError(f"model {model.name!r} has no head_* layers to split at")
+    feature = model.layers[k].input
+    if isinstance(feature, (list, tuple)):
+        raise ValueError("feature caching needs a head with a single input tensor")
+    base = keras.Model(model_inputs(model), feature, name=f"{model.name}_base")
+    head = keras.Model(feature, model.outputs, name=f"{model.name}_head")
+    return base, head
+
+
+def cache_blockers(model: keras.Model, augment: object | None = None) -> list[str]:
+    """Why training the head on cached base outputs would differ from training ``model``.
+
+    Empty when caching is valid for a stage that trains ``model`` with its current flags.
+    """
+    k = head_start(model)
+    if k >= len(model.layers):
+        return [f"model {model.name!r} has no head_* layers"]
+    reasons = ["an augmentation function is applied to the inputs"] if augment else []
+    head_names = {layer.name for layer in model.layers[k:]}
+    flags = trainable_flags(model)
+    for path, layer in leaves(model):
+        if path.split("/", 1)[0] in head_names:
+            continue
+        trainable = flags[path]
+        if trainable and layer._trainable_variables:
+            reasons.append(f"base layer {path!r} is trainable")
+        elif _training_dependent(layer, trainable):
+            reasons.append(
+                f"base layer {path!r} ({type(layer).__name__}) behaves differently in training"
+            )
+    return reasons
+
+
+_STOCHASTIC = ("Dropout", "Noise")
+
+
+def _training_dependent(layer: keras.layers.Layer, trainable: bool) -> bool:
+    """True if ``layer`` computes something else in training mode (given its flag)."""
+    if isinstance(layer, keras.layers.BatchNormalization):
+        return trainable
+    kind = type(layer).__name__
+    if any(s in kind for s in _STOCHASTIC) or kind.startswith("Random"):
+        return True
+    # A custom layer taking `training` may do anything with it: do not cache through it.
+    return not type(layer).__module__.startswith("keras.") and layer._call_has_training_arg
+
+
+def extract_features(base: keras.Model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """The base's inference-mode outputs for ``x``, computed once.
+
+    >>> import keras, numpy as np
+    >>> base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> extract_features(base, np.zeros((5, 4), "float32")).shape
+    (5, 3)
+    """
+    return np.asarray(base.predict(x, batch_size=batch_size, verbose=0))
+
+
+def fit_features(
+    head: keras.Model,
+    features: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int,
+    initial_epoch: int = 0,
+    shuffle: bool = True,
+    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    callbacks: list[keras.callbacks.Callback] = (),
+) -> dict[str, list[float]]:
+    """Train the compiled ``head`` on cached features; return the per-epoch history.
+
+    The same steps as ``head.fit`` (it calls ``head.train_step`` on the same batches), but a
+    whole epoch runs as one graph call on in-memory tensors, without ``fit``'s per-epoch data
+    pipeline: on small heads that overhead, not the arithmetic, dominates. Callbacks get the
+    epoch- and train-level hooks (not per-batch ones); ``head.stop_training`` is honoured.
+
+    >>> head = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    >>> head.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    >>> h = fit_features(head, np.ones((4, 3), "float32"), np.array([0, 1, 0, 1]), epochs=2,
+    ...                  batch_size=2, shuffle=False)
+    >>> sorted(h), len(h["loss"])
+    (['accuracy', 'loss'], 2)
+    """
+    x_all, y_all = tf.constant(features), tf.constant(y)
+    head.evaluate(features[:batch_size], y[:batch_size], verbose=0)  # builds loss and metrics
+    if not head.optimizer.built:
+        head.optimizer.build(head.trainable_variables)
+
+    @tf.function
+    def run_epoch(xs, ys):
+        for start in tf.range(0, tf.shape(xs)[0], batch_size):
+            head.train_step((xs[start : start + batch_size], ys[start : start + batch_size]))
+
+    history = keras.callbacks.History()
+    cbs = keras.callbacks.CallbackList([*callbacks, history], model=head, epochs=epochs)
+    head.stop_training = False
+    cbs.on_train_begin()
+    for epoch in range(initial_epoch, epochs):
+        cbs.on_epoch_begin(epoch)
+        head.reset_metrics()
+        order = tf.random.shuffle(tf.range(len(features))) if shuffle else None
+        xs, ys = (tf.gather(x_all, order), tf.gather(y_all, order)) if shuffle else (x_all, y_all)
+        run_epoch(xs, ys)
+        logs = {k: float(v) for k, v in head.get_metrics_result().items()}
+        if validation_data is not None:
+            val = head.evaluate(
+                *validation_data, batch_size=batch_size, verbose=0, return_dict=True
+            )
+            logs.update({f"val_{k}": float(v) for k, v in val.items()})
+        cbs.on_epoch_end(epoch, logs)
+        if head.stop_training:
+            break
+    cbs.on_train_end()
+    return history.history

@@ -1,0 +1,114 @@
+"""Training stages: which layers train, for how long, with which optimizer.
+
+Stage 1 (:func:`head_stage`) trains the head (the seed: SGD, lr 0.01); stage 2
+(:func:`unfreeze_stage`) trains every layer from a given one on at a lower rate (1e-4),
+optionally with discriminative learning rates and ``train_bn``. The loop that runs them is
+:func:`ftcore.keras.finetune.fine_tune`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+
+from ftcore.keras.optimizers import LayerwiseAdam, LayerwiseSGD, discriminative_multipliers
+from ftcore.keras.trainable import (
+    FreezeReport,
+    Selector,
+    first_leaf_from,
+    freeze_report,
+    leaves,
+    select,
+    set_trainable_flags,
+)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One training stage: which layers train, for how long, with which optimizer.
+
+    ``train`` is a selector (:mod:`ftcore.keras.trainable`) of the layers that train, everything
+    else is frozen; ``unfreeze_from`` instead trains every layer from that index / name on.
+    ``optimizer``: ``"sgd"``, ``"momentum"`` (SGD, momentum 0.9) or ``"adam"``.
+    ``discriminative``: lowest LR multiplier for the earliest trainable base layer (geometric
+    up to 1 at the head) or ``{variable path: multiplier}``.
+
+    ``train_bn``: ``None`` (default) keeps BatchNormalization layers frozen in an
+    ``unfreeze_from`` stage (the Keras guide's advice: a trainable BN normalises with the small
+    fine-tuning batches and overwrites its moving statistics) and follows ``train`` otherwise
+    (``train="all"`` trains them, as from-scratch training should); ``True`` makes every BN
+    layer trainable (affine parameters train, batch statistics, moving statistics update), as
+    fastai's ``train_bn``; ``False`` freezes every BN layer.
+    """
+
+    name: str
+    train: Selector | None = "head"
+    unfreeze_from: int | str | None = None
+    epochs: int = 1
+    optimizer: str = "sgd"
+    learning_rate: float = 0.01
+    discriminative: float | dict[str, float] | None = None
+    train_bn: bool | None = None
+
+    def plan(self, model: keras.Model) -> list[str]:
+        """The leaf paths this stage trains, in order (``model``'s flags are not touched)."""
+        order = [p for p, _ in leaves(model)]
+        if self.unfreeze_from is not None:
+            first = first_leaf_from(model, self.unfreeze_from)
+            on = set(order[order.index(first) :]) if first else set()
+        else:
+            on = set(select(model, self.train)) if self.train is not None else set()
+        bn = {p for p, layer in leaves(model) if isinstance(layer, keras.layers.BatchNormalization)}
+        if self.train_bn:
+            on |= bn
+        elif self.train_bn is False or self.unfreeze_from is not None:
+            on -= bn
+        return [p for p in order if p in on]
+
+    def apply(self, model: keras.Model) -> list[str]:
+        """Set ``model``'s trainable flags for this stage; return the trainable leaf paths."""
+        on = self.plan(model)
+        keep = set(on)
+        set_trainable_flags(model, {p: p in keep for p, _ in leaves(model)})
+        return on
+
+    def report(self, model: keras.Model) -> FreezeReport:
+        """The freeze table with the "next stage" column for this stage (flags unchanged)."""
+        return freeze_report(model, next_trainable=self.plan(model))
+
+    def make_optimizer(self, model: keras.Model) -> keras.optimizers.Optimizer:
+        """A fresh optimizer for this stage (after :meth:`apply`)."""
+        mults = self.discriminative
+        if isinstance(mults, (int, float)):
+            mults = discriminative_multipliers(model, float(mults))
+        sgd, adam = (keras.optimizers.SGD, LayerwiseSGD), (keras.optimizers.Adam, LayerwiseAdam)
+        kinds = {"sgd": (sgd, {}), "momentum": (sgd, {"momentum": 0.9}), "adam": (adam, {})}
+        if self.optimizer not in kinds:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; expected one of {list(kinds)}")
+        (plain, layerwise), extra = kinds[self.optimizer]
+        if not mults:  # a plain Keras optimizer: the saved .keras then loads without ftcore
+            return plain(learning_rate=self.learning_rate, **extra)
+        return layerwise(learning_rate=self.learning_rate, lr_multipliers=mults, **extra)
+
+
+def head_stage(epochs: int = 5, learning_rate: float = 0.01, optimizer: str = "sgd",
+               **kwargs) -> Stage:  # fmt: skip
+    """Stage 1: train only the head (the seed: SGD, lr 0.01).
+
+    >>> head_stage(3).train
+    'head'
+    """
+    return Stage("head", train="head", epochs=epochs, learning_rate=learning_rate,
+                 optimizer=optimizer, **kwargs)  # fmt: skip
+
+
+def unfreeze_stage(start: int | str, epochs: int = 5, learning_rate: float = 1e-4,
+                   optimizer: str = "sgd", **kwargs) -> Stage:  # fmt: skip
+    """Stage 2: train every layer from ``start`` on (the seed: ``model.layers[80:]``, lr 1e-4).
+
+    >>> unfreeze_stage(80).unfreeze_from
+    80
+    """
+    return Stage("unfreeze", train=None, unfreeze_from=start, epochs=epochs,
+                 learning_rate=learning_rate, optimizer=optimizer, **kwargs)  # fmt: skip

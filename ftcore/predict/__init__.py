@@ -1,0 +1,26 @@
+"""Inference behind one interface (restored checkpoint, Keras model, frozen ``.pb``) and image
+loading for it.
+
+    >>> from ftcore.predict import load, load_images
+"""
+
+from ftcore.predict.images import load_image, load_images
+from ftcore.predict.predictor import (
+    Prediction,
+    Predictor,
+    from_checkpoint,
+    from_keras,
+    from_pb,
+    load,
+)
+
+__all__ = [
+    "Prediction",
+    "Predictor",
+    "from_checkpoint",
+    "from_keras",
+    "from_pb",
+    "load",
+    "load_image",
+    "load_images",
+]

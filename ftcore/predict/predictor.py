@@ -1,0 +1,278 @@
+"""One prediction interface over two paths: *restored* (variables) and *frozen* (constants).
+
+- :func:`from_checkpoint`: a TF1 checkpoint's meta graph restored into a session; the
+  variables are read at run time.
+- :func:`from_keras`: a Keras model behind one compiled ``tf.function`` (no eager
+  ``model(x)`` or ``predict()`` overhead per call).
+- :func:`from_pb`: a frozen (by default optimized) ``.pb`` imported into a session; names, labels
+  and preprocessing come from its sidecar (see :mod:`ftcore.export.sidecar`).
+
+Session paths call ``Session.make_callable`` (no per-call feed/fetch resolution), so the frozen
+and restored paths differ only in the graph they run. All take the same NHWC float32 batches.
+
+    >>> p = from_pb("model.pb")                                  # doctest: +SKIP
+    >>> p.top_k_images(["cat.jpg"], k=2)                        # doctest: +SKIP
+    [[Prediction(label='tabby', index=281, score=0.71), Prediction(label='tiger cat', ...)]]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from ftcore.errors import MismatchError, MissingFileError, unknown_name
+from ftcore.export.optimize import optimize
+from ftcore.export.sidecar import read_sidecar
+from ftcore.graph.names import op_name, resolve_tensor, single_placeholder
+from ftcore.graph.restore import restore_meta_graph
+from ftcore.graph.safety import load_graph_def
+from ftcore.predict.images import load_images
+
+v1 = tf.compat.v1
+DEVICES = ("cpu", "gpu")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One of the top-k classes of one image."""
+
+    label: str
+    index: int
+    score: float
+
+
+class Predictor:
+    """Batched inference on ``[N, H, W, C]`` float32 arrays, by either path.
+
+    ``kind`` is ``"restored"`` or ``"frozen"``; ``input_shape`` the model's input shape
+    without the batch dimension; ``labels`` class names (or None); ``preprocessing`` the
+    input convention (``"mobilenet"``: RGB ``x/127.5-1``).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        run: Callable[[np.ndarray], np.ndarray],
+        input_shape: Sequence[int | None],
+        labels: Sequence[str] | None = None,
+        preprocessing: str = "mobilenet",
+        close: Callable[[], None] | None = None,
+    ):
+        self.kind = kind
+        self._run = run
+        self.input_shape = tuple(input_shape)
+        self.labels = list(labels) if labels is not None else None
+        self.preprocessing = preprocessing
+        self._close = close
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Run one batch as given (the benchmarked call)."""
+        return self._run(x)
+
+    def predict(self, x: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        """Outputs for ``x`` in batches of ``batch_size``; checks the input shape first."""
+        x = np.asarray(x, np.float32)
+        want = self.input_shape
+        if x.ndim != len(want) + 1 or any(
+            w is not None and w != d for w, d in zip(want, x.shape[1:], strict=True)
+        ):
+            raise MismatchError(
+                f"input batch has shape {x.shape}; the model expects [N, {', '.join(map(str, want))}]"
+            )
+        return np.concatenate(
+            [self._run(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        )
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(height, width) images are resized to."""
+        h, w = self.input_shape[:2]
+        if h is None or w is None:
+            raise MismatchError("the model's input size is not fixed; cannot resize images for it")
+        return int(h), int(w)
+
+    def predict_images(
+        self, paths: Sequence[str | os.PathLike], batch_size: int = 32
+    ) -> np.ndarray:
+        """Load, resize and preprocess image files, then :meth:`predict` them."""
+        return self.predict(
+            load_images(paths, self.image_size, preprocessing=self.preprocessing), batch_size
+        )
+
+    def top_k(self, scores: np.ndarray, k: int = 5) -> list[list[Prediction]]:
+        """The ``k`` best classes per row of ``scores`` (highest first), with labels."""
+        scores = np.asarray(scores).reshape(len(scores), -1)
+        n = scores.shape[1]
+        if self.labels is not None and len(self.labels) != n:
+            raise MismatchError(f"{len(self.labels)} labels for a model with {n} outputs")
+        labels = self.labels or [str(i) for i in range(n)]
+        order = np.argsort(-scores, axis=1, kind="stable")[:, : max(1, min(k, n))]
+        return [
+            [Prediction(labels[i], int(i), float(row[i])) for i in idx]
+            for row, idx in zip(scores, order, strict=True)
+        ]
+
+    def top_k_images(
+        self, paths: Sequence[str | os.PathLike], k: int = 5
+    ) -> list[list[Prediction]]:
+        """:meth:`top_k` of :meth:`predict_images`."""
+        return self.top_k(self.predict_images(paths), k)
+
+    def close(self) -> None:
+        if self._close is not None:
+            self._close()
+
+    def __enter__(self) -> Predictor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _session_config(device: str) -> v1.ConfigProto:
+    if device not in DEVICES:
+        raise unknown_name("device", device, DEVICES)
+    config = v1.ConfigProto(allow_soft_placement=False)
+    if device == "cpu":
+        config.device_count["GPU"] = 0
+    return config
+
+
+def _session_predictor(kind, session, inp, out, labels, preprocessing, close) -> Predictor:
+    call = session.make_callable(out, feed_list=[inp])
+    shape = inp.shape.as_list()[1:] if inp.shape.rank is not None else ()
+    return Predictor(kind, call, shape, labels, preprocessing, close)
+
+
+def from_checkpoint(
+    ckpt: str | os.PathLike,
+    output: str,
+    input_name: str | None = None,
+    device: str = "cpu",
+    labels: Sequence[str] | None = None,
+    preprocessing: str = "mobilenet",
+    trust: bool = False,
+) -> Predictor:
+    """The restored path for a TF1 checkpoint: its meta graph and variables in a session."""
+    restored = restore_meta_graph(ckpt, trust=trust, config=_session_config(device))
+    session, graph = restored.session, restored.graph
+    try:
+        inp = single_placeholder(graph) if input_name is None else resolve_tensor(graph, input_name)
+        out = resolve_tensor(graph, output)
+    except BaseException:
+        session.close()
+        raise
+    return _session_predictor("restored", session, inp, out, labels, preprocessing, session.close)
+
+
+def from_keras(
+    model,
+    device: str = "cpu",
+    labels: Sequence[str] | None = None,
+    preprocessing: str = "mobilenet",
+) -> Predictor:
+    """The restored path for a Keras model (or ``.keras`` path): one compiled ``tf.function``."""
+    if isinstance(model, str | os.PathLike):
+        model = load_keras_model(model)
+    if device not in DEVICES:
+        raise unknown_name("device", device, DEVICES)
+    spec = tf.TensorSpec([None, *model.inputs[0].shape[1:]], model.inputs[0].dtype)
+    fn = tf.function(lambda x: model(x, training=False), input_signature=[spec], autograph=False)
+    dev = "/CPU:0" if device == "cpu" else "/GPU:0"
+
+    def run(x: np.ndarray) -> np.ndarray:
+        with tf.device(dev):
+            return fn(x).numpy()
+
+    return Predictor("restored", run, spec.shape[1:].as_list(), labels, preprocessing)
+
+
+def load_keras_model(path: str | os.PathLike):
+    """Load a ``.keras`` model file in Keras' safe mode (no lambda deserialization)."""
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"no such Keras model file: {path}")
+    return keras.saving.load_model(path, safe_mode=True, compile=False)
+
+
+def from_pb(
+    source,
+    input_name: str | None = None,
+    output: str | None = None,
+    device: str = "cpu",
+    optimize_graph: bool = False,
+    trust: bool = False,
+    labels: Sequence[str] | None = None,
+    preprocessing: str | None = None,
+) -> Predictor:
+    """The frozen path: a ``.pb`` path (safety-checked, sidecar read) or a GraphDef in a session.
+
+    Names, labels and preprocessing default to the sidecar's. ``optimize_graph=True`` runs
+    :func:`ftcore.export.optimize.optimize` first (exports are already optimized).
+    """
+    sidecar = None
+    if isinstance(source, str | os.PathLike):
+        sidecar = read_sidecar(source)
+        graph_def = load_graph_def(source, trust=trust)
+    else:
+        graph_def = source
+    if sidecar is not None:
+        input_name = input_name or sidecar.inputs[0].name
+        output = output or sidecar.outputs[0].name
+        labels = labels if labels is not None else sidecar.labels
+        preprocessing = preprocessing or sidecar.preprocessing
+    if input_name is None:
+        found = [n.name for n in graph_def.node if n.op == "Placeholder"]
+        if len(found) != 1:
+            raise MismatchError(f"graph has placeholders {found}; name the input")
+        input_name = found[0]
+    if output is None:
+        raise MismatchError(
+            f"name the output tensor of {source if sidecar is None else 'the graph'} (no sidecar)"
+        )
+    nodes = {n.name for n in graph_def.node}
+    for kind, name in (("input", input_name), ("output", output)):
+        if op_name(name) not in nodes:
+            raise unknown_name(kind, op_name(name), sorted(nodes))
+    if optimize_graph:
+        graph_def = optimize(graph_def, outputs=[output], inputs=[input_name])
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+    session = v1.Session(graph=graph, config=_session_config(device))
+    tensor = lambda n: graph.get_tensor_by_name(n if ":" in n else n + ":0")  # noqa: E731
+    return _session_predictor(
+        "frozen",
+        session,
+        tensor(input_name),
+        tensor(output),
+        labels,
+        preprocessing or "mobilenet",
+        session.close,
+    )
+
+
+def load(path: str | os.PathLike, output: str | None = None, **kwargs) -> Predictor:
+    """A predictor for a ``.pb`` (frozen), ``.keras`` model or checkpoint dir/prefix (restored)."""
+    path = Path(path)
+    if path.suffix == ".pb":
+        return from_pb(path, output=output, **kwargs)
+    if path.suffix == ".keras":
+        keras_options = ("device", "labels", "preprocessing")  # the rest are graph options
+        return from_keras(path, **{k: v for k, v in kwargs.items() if k in keras_options})
+    if path.is_dir() or Path(str(path) + ".index").is_file() or path.suffix in (".index", ".meta"):
+        if output is None:
+            raise MismatchError(f"name the output tensor to predict with checkpoint {path}")
+        return from_checkpoint(path, output, **kwargs)
+    if not path.exists():
+        raise MissingFileError(f"no such model: {path}")
+    raise MismatchError(
+        f"cannot predict with {path}: expected a .pb, a .keras file or a checkpoint"
+    )

@@ -1,0 +1,33 @@
+"""Shared helpers for the export/predictor/CLI tests: a small Keras model with real BN."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+
+def small_keras_model(seed: int = 0) -> keras.Model:
+    """Conv/BN/ReLU6 + depthwise/BN + head, with BN statistics far from their initial 0/1."""
+    keras.utils.set_random_seed(seed)
+    L = keras.layers
+    x = inp = keras.Input((16, 16, 3))
+    x = L.ReLU(6.0)(L.BatchNormalization()(L.Conv2D(8, 3, strides=2, use_bias=False)(x)))
+    x = L.ReLU(6.0)(L.BatchNormalization()(L.DepthwiseConv2D(3, padding="same", use_bias=False)(x)))
+    x = L.Dense(4, activation="softmax")(L.GlobalAveragePooling2D()(x))
+    model = keras.Model(inp, x, name="small")
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, L.BatchNormalization):
+            g, b, m, v = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 2, g.shape), rng.normal(size=b.shape),
+                               rng.normal(size=m.shape), rng.uniform(0.2, 3, v.shape)])  # fmt: skip
+    return model
+
+
+def shared_slim_checkpoint(tmp_path_factory) -> str:
+    """One small slim checkpoint per test session (graph_testlib caches it by root path)."""
+    from tests.helpers.graph_nets import slim_checkpoint
+
+    root = tmp_path_factory.getbasetemp() / "export_tests"
+    root.mkdir(exist_ok=True)
+    return slim_checkpoint(root)

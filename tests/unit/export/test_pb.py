@@ -1,0 +1,84 @@
+"""Export: frozen (and optimized) graphs reproduce the restored model, checked and written atomically."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ftcore.errors import MismatchError, UnknownNameError
+from ftcore.export.optimize import count_ops
+from ftcore.export.pb import export_checkpoint, export_graph, export_keras, keras_graph_def
+from ftcore.export.sidecar import Sidecar, read_sidecar, sidecar_path
+from ftcore.graph.safety import load_graph_def
+from ftcore.predict.predictor import from_checkpoint, from_keras, from_pb
+from tests.helpers.exports import shared_slim_checkpoint, small_keras_model
+from tests.helpers.graph_nets import PREDICTIONS, images
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    return shared_slim_checkpoint(tmp_path_factory)
+
+
+@pytest.mark.slow
+def test_checkpoint_export_matches_the_restored_graph(ckpt, tmp_path):
+    out = tmp_path / "model.pb"
+    sidecar = export_checkpoint(ckpt, out, outputs=[PREDICTIONS], labels=list("abcde"))
+    graph_def = load_graph_def(out)
+    ops = count_ops(graph_def)
+    assert not {"FusedBatchNormV3", "VarHandleOp", "ReadVariableOp"} & set(ops), ops
+    assert ops["BiasAdd"] >= 52
+    written = json.loads(sidecar_path(out).read_text())
+    assert written["inputs"] == [
+        {"name": "input:0", "shape": [None, 32, 32, 3], "dtype": "float32"}
+    ]
+    assert written["outputs"][0]["name"] == PREDICTIONS + ":0"
+    assert written["preprocessing_detail"].startswith("RGB, x/127.5-1")
+    assert read_sidecar(out) == sidecar and sidecar.check["optimized_max_abs_diff"] < 1e-4
+    x = images(6, seed=3)
+    with from_checkpoint(ckpt, PREDICTIONS) as want, from_pb(out) as got:
+        np.testing.assert_allclose(got(x), want(x), rtol=1e-3, atol=1e-5)
+        assert got.labels == list("abcde") and got.input_shape == (32, 32, 3)
+
+
+def test_keras_export_folds_decomposed_batch_norm_and_matches(tmp_path):
+    model = small_keras_model()
+    out = tmp_path / "keras.pb"
+    export_keras(model, out)
+    ops = count_ops(load_graph_def(out))
+    assert not {"Rsqrt", "Mul", "Sub"} & set(ops), ops
+    x = np.random.default_rng(1).uniform(-1, 1, (5, 16, 16, 3)).astype(np.float32)
+    with from_pb(out) as got:
+        np.testing.assert_allclose(got(x), from_keras(model)(x), rtol=1e-4, atol=1e-6)
+
+
+def test_export_fails_with_the_numbers_and_writes_nothing(tmp_path):
+    model = small_keras_model()
+    out = tmp_path / "bad.pb"
+    graph_def, inputs, outputs = keras_graph_def(model)
+
+    def off_by_a_bit(x):  # a "restored model" that disagrees with the graph
+        return [model(x, training=False).numpy() + 0.01]
+
+    with pytest.raises(MismatchError, match=r"frozen graph: output 0 differs .* by up to 0\.01"):
+        export_graph(graph_def, out, inputs, outputs, off_by_a_bit)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_output_name_lists_close_matches(ckpt, tmp_path):
+    with pytest.raises(
+        UnknownNameError, match=r"unknown output 'MobilenetV2/Predictions/Reshape_2'.*Reshape_1"
+    ):
+        export_checkpoint(ckpt, tmp_path / "x.pb", outputs=["MobilenetV2/Predictions/Reshape_2"])
+    assert not (tmp_path / "x.pb").exists()
+
+
+def test_sidecar_round_trips_and_rejects_junk(tmp_path):
+    junk = tmp_path / "m.pb.json"
+    junk.write_text('{"inputs": 3}')
+    with pytest.raises(Exception, match="not an ftcore export sidecar"):
+        read_sidecar(tmp_path / "m.pb")
+    assert read_sidecar(tmp_path / "other.pb") is None
+    assert isinstance(Sidecar.from_json(Sidecar([], [], labels=["x"]).to_json()), Sidecar)

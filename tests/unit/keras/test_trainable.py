@@ -1,0 +1,158 @@
+"""Freeze/unfreeze selectors against independent references, round trips, the report."""
+
+from __future__ import annotations
+
+import re
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ftcore.errors import UnknownNameError
+from ftcore.keras import unfreeze_stage
+from ftcore.keras.head import attach_head
+from ftcore.keras.trainable import (
+    freeze,
+    freeze_report,
+    select,
+    set_trainable_flags,
+    trainable_flags,
+    unfreeze,
+    unfreeze_from,
+)
+from tests.helpers.keras_nets import build_net, net_specs
+
+
+def selectors(model):
+    """A selector for ``model`` and the layer names it picks (computed independently)."""
+    names = [layer.name for layer in model.layers]
+    n = len(names)
+    index = st.integers(-n, n - 1).map(lambda i: (i, {names[i]}))
+    slices = st.tuples(st.integers(0, n), st.integers(0, n)).map(
+        lambda ab: (slice(*ab), set(names[ab[0] : ab[1]]))
+    )
+    stems = st.sampled_from(["conv", "dense", "bn", "drop", "head_", "^b0", "act$"])
+    regex = stems.map(lambda r: (re.compile(r), {m for m in names if re.search(r, m)}))
+    name = st.sampled_from(names).map(lambda m: (m, {m}))
+    base = st.just(("base", {m for m in names if not m.startswith("head_")}))
+    union = st.tuples(st.integers(0, n - 1), st.sampled_from(names)).map(
+        lambda t: ([t[0], t[1]], {names[t[0]], t[1]})
+    )
+    return st.one_of(index, slices, regex, name, base, union)
+
+
+def keras_trainable(model) -> set[str]:
+    return {v.path for v in model.trainable_variables}
+
+
+@given(spec=net_specs(), data=st.data())
+def test_freeze_matches_reference_and_keras_agrees(spec, data):
+    model = build_net(spec, seed=None)  # weights do not matter here
+    selector, picked = data.draw(selectors(model))
+    freeze(model, selector)
+    flags = trainable_flags(model)
+    assert {p for p, on in flags.items() if not on} == picked
+    expected = {v.path for layer in model.layers if layer.name not in picked
+                for v in layer.trainable_weights}  # fmt: skip
+    assert keras_trainable(model) == expected
+
+
+@given(spec=net_specs(), data=st.data())
+def test_round_trips_and_idempotence(spec, data):
+    model = build_net(spec, seed=None)
+    selector, _ = data.draw(selectors(model))
+    original, original_vars = trainable_flags(model), keras_trainable(model)
+    freeze(model, selector)
+    once = trainable_flags(model)
+    freeze(model, selector)
+    assert trainable_flags(model) == once
+    unfreeze(model, selector)
+    assert trainable_flags(model) == original and keras_trainable(model) == original_vars
+    freeze(model, "head")
+    snapshot = trainable_flags(model)
+    freeze(model, selector)
+    set_trainable_flags(model, snapshot)
+    assert trainable_flags(model) == snapshot
+
+
+@given(spec=net_specs(), k=st.integers(0, 40))
+def test_unfreeze_from_k(spec, k):
+    model = build_net(spec)
+    k %= len(model.layers)
+    unfreeze_from(model, k)
+    assert [layer.trainable for layer in model.layers] == [i >= k for i in range(len(model.layers))]
+
+
+def nested_model():
+    keras.utils.set_random_seed(0)
+    inner_in = keras.Input((8, 8, 3), name="inner_in")
+    h = keras.layers.Conv2D(4, 3, name="c1")(inner_in)
+    h = keras.layers.BatchNormalization(name="bn1")(h)
+    h = keras.layers.Conv2D(4, 3, name="c2")(h)
+    inner = keras.Model(inner_in, h, name="backbone")
+    inp = keras.Input((8, 8, 3), name="img")
+    base = keras.Model(inp, inner(keras.layers.Rescaling(0.5, name="scale")(inp)), name="outer")
+    return attach_head(base, "gap", num_classes=2)
+
+
+def test_unfreeze_inside_a_nested_backbone():
+    model = nested_model()
+    freeze(model, "base")
+    assert keras_trainable(model) == {"head_logits/kernel", "head_logits/bias"}
+    unfreeze_from(model, "backbone/bn1")
+    assert trainable_flags(model)["backbone/c1"] is False
+    assert keras_trainable(model) == {"bn1/gamma", "bn1/beta", "c2/kernel", "c2/bias",
+                                      "head_logits/kernel", "head_logits/bias"}  # fmt: skip
+    assert model.get_layer("backbone").trainable
+    unfreeze_from(model, "head_pool", train_bn=True)
+    assert {v.path.rsplit("/", 1)[-1] for v in model.trainable_variables} == {
+        "gamma", "beta", "kernel", "bias"
+    } and trainable_flags(model)["backbone/bn1"]  # fmt: skip
+
+
+def test_selectors_by_nested_path_and_regex():
+    model = nested_model()
+    assert select(model, "backbone") == ["backbone/inner_in", "backbone/c1", "backbone/bn1",
+                                         "backbone/c2"]  # fmt: skip
+    assert select(model, re.compile(r"backbone/c\d")) == ["backbone/c1", "backbone/c2"]
+    assert select(model, slice("scale", "head_pool")) == select(model, [1, 2, "backbone"])
+
+
+@pytest.mark.parametrize(
+    ("selector", "message"),
+    [
+        ("bn_1", r"unknown layer 'bn_1' in outer_finetune; closest: 'bn1'"),
+        ("head_logit", r"closest: 'head_logits'"),
+        (slice("bacbone", None), r"unknown layer 'bacbone'.*closest: 'backbone'"),
+    ],
+)
+def test_unknown_names_list_the_closest(selector, message):
+    with pytest.raises(UnknownNameError, match=message):
+        select(nested_model(), selector)
+
+
+def test_report_table_and_next_stage_column():
+    model = nested_model()
+    freeze(model, "base")
+    stage = unfreeze_stage("backbone/c2")
+    report = stage.report(model)
+    assert trainable_flags(model)["backbone/c2"] is False  # report does not change flags
+    rows = {r.path: r for r in report.rows}
+    assert rows["backbone/c2"].trains_next and not rows["backbone/c2"].trainable
+    assert not rows["backbone/bn1"].trains_next
+    assert rows["head_dropout"].head and rows["head_dropout"].params == 0
+    assert report.total_params == model.count_params()
+    assert report.trainable_params == sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+    stage.apply(model)
+    after = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+    assert report.next_trainable_params == after
+    text = str(report)
+    line = next(x for x in text.splitlines() if "backbone/c2" in x).split()
+    assert line[-2:] == ["frozen", "trains"] and line[3] == str(rows["backbone/c2"].params)
+    assert text.splitlines()[-1] == (
+        f"total params {model.count_params()}, trainable now {report.trainable_params}, "
+        f"next stage trains {after}"
+    )
+    assert str(freeze_report(model)).count("trainable") > 3

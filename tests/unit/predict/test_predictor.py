@@ -1,0 +1,87 @@
+"""Predictor: both paths agree on real photos; top-k, shape checks and model loading errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ftcore.errors import MismatchError, MissingFileError, UnknownNameError
+from ftcore.export.pb import export_checkpoint, export_keras
+from ftcore.predict.images import load_images
+from ftcore.predict.predictor import Predictor, from_checkpoint, from_keras, from_pb, load
+from tests.helpers.exports import shared_slim_checkpoint, small_keras_model
+from tests.helpers.graph_nets import PREDICTIONS
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    return shared_slim_checkpoint(tmp_path_factory)
+
+
+def _identity_predictor(labels=None) -> Predictor:
+    return Predictor("frozen", lambda x: x.reshape(len(x), -1), (2, 2, 1), labels)
+
+
+def test_top_k_orders_scores_and_attaches_labels():
+    p = _identity_predictor(labels=["a", "b", "c", "d"])
+    scores = np.float32([[0.1, 0.7, 0.05, 0.15], [0.4, 0.1, 0.3, 0.2]])
+    top = p.top_k(scores, k=2)
+    assert [[(q.label, q.index) for q in row] for row in top] == [
+        [("b", 1), ("d", 3)],
+        [("a", 0), ("c", 2)],
+    ]
+    assert top[0][0].score == pytest.approx(0.7)
+    assert len(p.top_k(scores, k=10)[0]) == 4
+    with pytest.raises(MismatchError, match="3 labels for a model with 4 outputs"):
+        _identity_predictor(labels=["a", "b", "c"]).top_k(scores)
+
+
+def test_predict_batches_and_checks_the_input_shape():
+    p = _identity_predictor()
+    x = np.arange(5 * 4, dtype=np.float32).reshape(5, 2, 2, 1)
+    np.testing.assert_array_equal(p.predict(x, batch_size=2), x.reshape(5, 4))
+    with pytest.raises(
+        MismatchError, match=r"shape \(5, 2, 2, 3\); the model expects \[N, 2, 2, 1\]"
+    ):
+        p.predict(np.zeros([5, 2, 2, 3]))
+
+
+@pytest.mark.slow
+def test_frozen_and_restored_checkpoint_agree_on_photos(ckpt, photos, tmp_path):
+    export_checkpoint(ckpt, tmp_path / "m.pb", outputs=[PREDICTIONS], labels=list("abcde"))
+    paths = list(photos.values())
+    with (
+        from_checkpoint(ckpt, PREDICTIONS, labels=list("abcde")) as r,
+        from_pb(tmp_path / "m.pb") as f,
+    ):
+        assert (r.kind, f.kind) == ("restored", "frozen")
+        want, got = r.predict_images(paths), f.predict_images(paths)
+        assert want.shape == (4, 5)
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5)
+        assert [[q.index for q in row] for row in f.top_k(got, 3)] == [
+            [q.index for q in row] for row in r.top_k(want, 3)
+        ]
+
+
+def test_frozen_and_restored_keras_agree_on_photos(photos, tmp_path):
+    model = small_keras_model()
+    export_keras(model, tmp_path / "k.pb")
+    model.save(tmp_path / "k.keras")
+    paths = [photos["coffee_cup"], photos["rocket_launch"]]
+    with load(tmp_path / "k.keras") as r, load(tmp_path / "k.pb") as f:
+        np.testing.assert_allclose(
+            f.predict_images(paths), r.predict_images(paths), rtol=1e-4, atol=1e-6
+        )
+    x = load_images(paths, 16)  # the independent reference: the Keras model called eagerly
+    np.testing.assert_allclose(from_keras(model).predict_images(paths), model(x).numpy(), rtol=1e-5)
+
+
+def test_load_errors_name_the_problem(ckpt, tmp_path):
+    with pytest.raises(MissingFileError, match="no such model"):
+        load(tmp_path / "none.h5")
+    with pytest.raises(MismatchError, match="name the output tensor"):
+        load(ckpt)
+    with pytest.raises(UnknownNameError, match="closest: 'MobilenetV2/Predictions/Reshape_1:0'"):
+        from_checkpoint(ckpt, "MobilenetV2/Predictions/Reshape_9")
+    with pytest.raises(UnknownNameError, match="unknown device 'tpu'"):
+        from_checkpoint(ckpt, PREDICTIONS, device="tpu")
