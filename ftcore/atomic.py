@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -38,6 +39,28 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_files(
+    directory: str | os.PathLike, last: Callable[[Path], bool] = lambda p: False
+) -> Iterator[Path]:
+    """Yield a temporary folder inside ``directory``; if the block succeeds, move each file
+    written there into ``directory`` (files for which ``last(path)`` is true go last, e.g. a
+    checkpoint's ``.index``, which makes the others readable). Each move is atomic; on any
+    exception nothing is moved and the temporary folder is removed.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".ftcore-", dir=directory))
+    try:
+        yield tmp
+        for f in sorted((p for p in tmp.iterdir() if p.is_file()), key=last):
+            with open(f, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(f, directory / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +28,11 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from ftcore.atomic import write_text
+from ftcore.atomic import atomic_files, write_text
 from ftcore.errors import MismatchError
 from ftcore.graph.checkpoint_files import resolve_checkpoint
 from ftcore.graph.names import op_name, resolve_tensor, variables_by_name
-from ftcore.graph.restore import load_meta_graph, read_variable
+from ftcore.graph.restore import find_meta, load_meta_graph, read_variable
 from ftcore.graph.restore_plan import (
     RestorePlan,
     plan_restore,
@@ -199,7 +197,7 @@ class GraphFineTuner:
         >>> ft = GraphFineTuner.from_meta("runs/slim", "MobilenetV2/expanded_conv_14/output", 5)  # doctest: +SKIP
         """
         prefix = resolve_checkpoint(checkpoint)
-        graph = load_meta_graph(meta or prefix + ".meta", trust=trust)
+        graph = load_meta_graph(meta or find_meta(prefix), trust=trust)
         return cls(graph, prefix, target, num_classes, **kwargs)
 
     @classmethod
@@ -370,26 +368,20 @@ class GraphFineTuner:
         rebuilding with :func:`attach_head`, :func:`~ftcore.graph.restore.restore_built_graph`.
         """
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         step = int(self.session.run(self.global_step))
         with self.graph.as_default():
             saver = v1.train.Saver(max_to_keep=None, save_relative_paths=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".ftcore-save-", dir=directory))
-        try:
+        with atomic_files(directory, last=lambda p: p.suffix == ".index") as tmp:
             with self.graph.as_default():
                 saved = saver.save(
                     self.session, str(tmp / name), global_step=step, latest_filename="tmp_state"
                 )
             stem = Path(saved).name
-            files = sorted(tmp.glob(stem + ".*"), key=lambda p: p.suffix == ".index")
-            for f in files:
-                os.replace(f, directory / f.name)
-            write_text(
-                directory / "checkpoint",
-                f'model_checkpoint_path: "{stem}"\nall_model_checkpoint_paths: "{stem}"\n',
-            )
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            (tmp / "tmp_state").unlink(missing_ok=True)  # Saver's own state file: ours follows
+        write_text(
+            directory / "checkpoint",
+            f'model_checkpoint_path: "{stem}"\nall_model_checkpoint_paths: "{stem}"\n',
+        )
         return str(directory / stem)
 
     def close(self) -> None:

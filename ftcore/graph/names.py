@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from ftcore.errors import MismatchError, unknown_name
+from ftcore.errors import InvalidFileError, MismatchError, unknown_name
 
 v1 = tf.compat.v1
 
@@ -35,6 +35,25 @@ class VarInfo:
     name: str
     shape: tuple[int | None, ...]
     dtype: str
+
+
+def import_graph(graph_def, prefix: str = "", source: str = "graph") -> tf.Graph:
+    """A new ``tf.Graph`` holding ``graph_def`` (names under ``prefix/`` if given); a GraphDef
+    TensorFlow cannot import raises :class:`~ftcore.errors.InvalidFileError` naming ``source``.
+
+    >>> g = tf.Graph()
+    >>> with g.as_default():
+    ...     _ = tf.constant(1.0, name="c")
+    >>> [op.name for op in import_graph(g.as_graph_def(), prefix="import").get_operations()]
+    ['import/c']
+    """
+    graph = tf.Graph()
+    try:
+        with graph.as_default():
+            tf.graph_util.import_graph_def(graph_def, name=prefix)
+    except (ValueError, tf.errors.OpError) as e:
+        raise InvalidFileError(f"{source} cannot be imported: {str(e).splitlines()[0]}") from None
+    return graph
 
 
 def op_name(name: str) -> str:

@@ -37,7 +37,13 @@ from ftcore.errors import (
     unknown_name,
 )
 from ftcore.graph.checkpoint_files import resolve_checkpoint
-from ftcore.graph.names import list_tensors, op_name, resolve_tensor, resolve_variable
+from ftcore.graph.names import (
+    import_graph,
+    list_tensors,
+    op_name,
+    resolve_tensor,
+    resolve_variable,
+)
 from ftcore.graph.restore_plan import RestorePlan, plan_restore, restore_and_initialize
 from ftcore.graph.safety import CHECKPOINT_OPS, check_graph, load_graph_def
 from ftcore.graph.var_selection import model_variables
@@ -105,7 +111,7 @@ TRAINING_OPS = frozenset(
 )
 
 
-def _meta_allowed_ops(graph_def) -> set[str]:
+def meta_allowed_ops(graph_def) -> set[str]:
     """Ops a saved graph legitimately holds besides inference ops: variables and the saver,
     :data:`TRAINING_OPS`, gradient ops (``*Grad*``, ``*Backprop*``) and optimizer updates."""
     types = {n.op for n in graph_def.node}
@@ -115,14 +121,10 @@ def _meta_allowed_ops(graph_def) -> set[str]:
     return set(CHECKPOINT_OPS) | TRAINING_OPS | generated
 
 
-def load_meta_graph(meta: str | os.PathLike, trust: bool = False) -> tf.Graph:
-    """Import a ``.meta`` file into a new graph (structure only, no weights), safety-checked.
-
-    Ops outside inference, variables, saving, gradients, optimizers and summaries raise
-    :class:`~ftcore.errors.UnsafeGraphError` unless ``trust=True``.
-
-        >>> g = load_meta_graph("runs/slim/model.ckpt-1200.meta")  # doctest: +SKIP
-    """
+def read_meta_graph_def(meta: str | os.PathLike) -> v1.MetaGraphDef:
+    """Parse a ``.meta`` file (nothing is imported or run): a missing, empty or non-MetaGraphDef
+    file raises :class:`~ftcore.errors.MissingFileError` / :class:`~ftcore.errors.InvalidFileError`.
+    :func:`meta_allowed_ops` tells which ops it may hold."""
     meta = Path(meta)
     if not meta.is_file():
         raise MissingFileError(f"no meta graph file {str(meta)!r}")
@@ -133,8 +135,20 @@ def load_meta_graph(meta: str | os.PathLike, trust: bool = False) -> tf.Graph:
         raise InvalidFileError(f"{meta} is not a MetaGraphDef (.meta) file: {e}") from None
     if not meta_def.graph_def.node:
         raise InvalidFileError(f"{meta} is not a MetaGraphDef (.meta) file: its graph is empty")
+    return meta_def
+
+
+def load_meta_graph(meta: str | os.PathLike, trust: bool = False) -> tf.Graph:
+    """Import a ``.meta`` file into a new graph (structure only, no weights), safety-checked.
+
+    Ops outside inference, variables, saving, gradients, optimizers and summaries raise
+    :class:`~ftcore.errors.UnsafeGraphError` unless ``trust=True``.
+
+        >>> g = load_meta_graph("runs/slim/model.ckpt-1200.meta")  # doctest: +SKIP
+    """
+    meta_def = read_meta_graph_def(meta)
     check_graph(
-        meta_def.graph_def, _meta_allowed_ops(meta_def.graph_def), trust=trust, source=str(meta)
+        meta_def.graph_def, meta_allowed_ops(meta_def.graph_def), trust=trust, source=str(meta)
     )
     graph = tf.Graph()
     with graph.as_default():
@@ -142,7 +156,8 @@ def load_meta_graph(meta: str | os.PathLike, trust: bool = False) -> tf.Graph:
     return graph
 
 
-def _meta_for(prefix: str) -> Path:
+def find_meta(prefix: str) -> Path:
+    """The ``.meta`` of checkpoint ``prefix``; the error lists the meta graphs beside it."""
     meta = Path(prefix + ".meta")
     if meta.is_file():
         return meta
@@ -185,7 +200,7 @@ def restore_meta_graph(
         ...     probs = net.run("MobilenetV2/Predictions/Reshape_1", {"input": images})
     """
     prefix = resolve_checkpoint(checkpoint)
-    meta_path = Path(meta) if meta is not None else _meta_for(prefix)
+    meta_path = Path(meta) if meta is not None else find_meta(prefix)
     graph = load_meta_graph(meta_path, trust=trust)
     try:
         return _restored(graph, model_variables(graph), prefix, strict, None, config)
@@ -294,8 +309,5 @@ def load_pb(path: str | os.PathLike, prefix: str = "import", trust: bool = False
         >>> with load_pb("model.pb") as net:  # doctest: +SKIP
         ...     probs = net.run("MobilenetV2/Predictions/Reshape_1", {"import/input": images})
     """
-    graph_def = load_graph_def(path, trust=trust)
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.graph_util.import_graph_def(graph_def, name=prefix)
+    graph = import_graph(load_graph_def(path, trust=trust), prefix, source=str(path))
     return PbGraph(graph, v1.Session(graph=graph), prefix, str(path))

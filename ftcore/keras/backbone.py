@@ -20,6 +20,7 @@ import h5py
 import keras
 
 from ftcore.errors import InvalidFileError, MissingFileError, unknown_name
+from ftcore.keras.internals import inbound_nodes
 
 _MOBILENET_ALPHA = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}
 
@@ -230,7 +231,7 @@ def _cut_nested(model: keras.Model, path: str, name: str) -> keras.Model:
     head, rest = path.split("/", 1)
     inner = model.get_layer(head)
     inner_cut = cut(inner, rest, name=f"{inner.name}_cut")
-    for node in reversed(inner._inbound_nodes):  # the node that belongs to `model`'s graph
+    for node in reversed(inbound_nodes(inner)):  # the node that belongs to `model`'s graph
         try:
             return keras.Model(model_inputs(model), inner_cut(*node.input_tensors), name=name)
         except ValueError:

@@ -19,12 +19,15 @@ weights as training through the frozen base.
 
 from __future__ import annotations
 
+import inspect
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from ftcore.keras.backbone import model_inputs
 from ftcore.keras.head import head_start
+from ftcore.keras.internals import trainable_capable_variables
 from ftcore.keras.trainable import leaves, trainable_flags
 
 
@@ -60,7 +63,7 @@ def cache_blockers(model: keras.Model, augment: object | None = None) -> list[st
         if path.split("/", 1)[0] in head_names:
             continue
         trainable = flags[path]
-        if trainable and layer._trainable_variables:
+        if trainable and trainable_capable_variables(layer):
             reasons.append(f"base layer {path!r} is trainable")
         elif _training_dependent(layer, trainable):
             reasons.append(
@@ -80,7 +83,10 @@ def _training_dependent(layer: keras.layers.Layer, trainable: bool) -> bool:
     if any(s in kind for s in _STOCHASTIC) or kind.startswith("Random"):
         return True
     # A custom layer taking `training` may do anything with it: do not cache through it.
-    return not type(layer).__module__.startswith("keras.") and layer._call_has_training_arg
+    return (
+        not type(layer).__module__.startswith("keras.")
+        and "training" in inspect.signature(layer.call).parameters
+    )
 
 
 def extract_features(base: keras.Model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:

@@ -159,9 +159,22 @@ def fine_tune(
             work = keras.models.clone_model(model)
             work.set_weights(model.get_weights())
             set_trainable_flags(work, trainable_flags(model))
-        result = _run_stages(work, x, y, stages, validation_data, batch_size, loss, metrics,
-                             cache_features, augment, checkpoint_dir, resume, log_dir,
-                             histogram_layers, callbacks, shuffle, verbose)  # fmt: skip
+        options = _Options(
+            validation_data=validation_data,
+            batch_size=batch_size,
+            loss=loss,
+            metrics=tuple(metrics),
+            cache_features=cache_features,
+            augment=augment,
+            checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir is not None else None,
+            resume=resume,
+            log_dir=Path(log_dir) if log_dir is not None else None,
+            histogram_layers=histogram_layers,
+            callbacks=tuple(callbacks),
+            shuffle=shuffle,
+            verbose=verbose,
+        )
+        result = _run_stages(work, x, y, stages, options)
     if work is not model:
         model.set_weights(work.get_weights())
         set_trainable_flags(model, trainable_flags(work))
@@ -170,16 +183,33 @@ def fine_tune(
     return result
 
 
-def _run_stages(model, x, y, stages, validation_data, batch_size, loss, metrics, cache_features,
-                augment, checkpoint_dir, resume, log_dir, histogram_layers, callbacks, shuffle,
-                verbose) -> FineTuneResult:  # fmt: skip
+@dataclass(frozen=True)
+class _Options:
+    """:func:`fine_tune`'s keyword options, handed to the loop as one value."""
+
+    validation_data: tuple[np.ndarray, np.ndarray] | None
+    batch_size: int
+    loss: object
+    metrics: tuple
+    cache_features: bool | str
+    augment: Callable | None
+    checkpoint_dir: Path | None
+    resume: bool
+    log_dir: Path | None
+    histogram_layers: dict[str, keras.layers.Layer] | None
+    callbacks: tuple
+    shuffle: bool
+    verbose: int
+
+
+def _run_stages(model, x, y, stages: Sequence[Stage], o: _Options) -> FineTuneResult:
     result = FineTuneResult(model)
-    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    if resume and ckpt is None:
+    ckpt = o.checkpoint_dir
+    if o.resume and ckpt is None:
         raise TypeError("resume=True needs checkpoint_dir")
     best: dict = {}
     start_stage, start_epoch, saved = 0, 0, None
-    if resume and ckpt is not None:
+    if o.resume and ckpt is not None:
         found = read_checkpoint(ckpt)
         if found is not None:
             state, saved = found
@@ -195,27 +225,30 @@ def _run_stages(model, x, y, stages, validation_data, batch_size, loss, metrics,
                     f"checkpoint {ckpt / 'latest.npz'} does not fit model {model.name!r}: {e}"
                 ) from e
     step, writers = [0], {}
-    layers = histogram_layers or default_histogram_layers(model)
-    monitor = "val_loss" if validation_data is not None else "loss"
+    layers = o.histogram_layers or default_histogram_layers(model)
+    monitor = "val_loss" if o.validation_data is not None else "loss"
     for i, stage in enumerate(stages):
         if i < start_stage or (i == start_stage and start_epoch >= stage.epochs):
             stage.apply(model)
             result.stages.append(StageResult(stage.name, {}, False, [], [], skipped=True))
             continue
         trained = stage.apply(model)
-        blockers = cache_blockers(model, augment)
-        if cache_features is True and blockers:
+        blockers = cache_blockers(model, o.augment)
+        if o.cache_features is True and blockers:
             raise FtcoreError(f"stage {stage.name!r}: feature caching is not valid: "
                               + "; ".join(blockers))  # fmt: skip
-        cached = cache_features in (True, "auto") and not blockers
-        compile_model(model, stage.make_optimizer(model), loss, metrics)
-        fit_model, fx, fval = model, x, validation_data
+        cached = o.cache_features in (True, "auto") and not blockers
+        compile_model(model, stage.make_optimizer(model), o.loss, o.metrics)
+        fit_model, fx, fval = model, x, o.validation_data
         if cached:
             base, fit_model = split_at_head(model)
-            fx = extract_features(base, x, batch_size)
-            if validation_data is not None:
-                fval = (extract_features(base, validation_data[0], batch_size), validation_data[1])
-            compile_model(fit_model, stage.make_optimizer(model), loss, metrics)
+            fx = extract_features(base, x, o.batch_size)
+            if o.validation_data is not None:
+                fval = (
+                    extract_features(base, o.validation_data[0], o.batch_size),
+                    o.validation_data[1],
+                )
+            compile_model(fit_model, stage.make_optimizer(model), o.loss, o.metrics)
         initial_epoch = start_epoch if i == start_stage else 0
         if saved is not None and i == start_stage and initial_epoch > 0:
             _restore_optimizer(fit_model, saved)
@@ -223,25 +256,27 @@ def _run_stages(model, x, y, stages, validation_data, batch_size, loss, metrics,
         if ckpt is not None:
             cbs.append(LatestCheckpoint(model, ckpt, i, best))
             cbs.append(BestCheckpoint(model, ckpt / "best.keras", monitor, best))
-        if log_dir is not None:
-            cbs.append(TensorBoardLogger(Path(log_dir), f"{i}_{stage.name}", layers, step, writers))
-        cbs.extend(callbacks)
+        if o.log_dir is not None:
+            cbs.append(TensorBoardLogger(o.log_dir, f"{i}_{stage.name}", layers, step, writers))
+        cbs.extend(o.callbacks)
         if cached and not tf.distribute.has_strategy():
-            history = fit_features(fit_model, fx, y, epochs=stage.epochs, batch_size=batch_size,
-                                   initial_epoch=initial_epoch, shuffle=shuffle,
+            history = fit_features(fit_model, fx, y, epochs=stage.epochs, batch_size=o.batch_size,
+                                   initial_epoch=initial_epoch, shuffle=o.shuffle,
                                    validation_data=fval, callbacks=cbs)  # fmt: skip
         else:
-            train = fx if augment is None else _augmented(fx, y, augment, batch_size, shuffle)
+            train = (
+                fx if o.augment is None else _augmented(fx, y, o.augment, o.batch_size, o.shuffle)
+            )
             history = fit_model.fit(
                 train,
-                y if augment is None else None,
-                batch_size=batch_size if augment is None else None,
+                y if o.augment is None else None,
+                batch_size=o.batch_size if o.augment is None else None,
                 epochs=stage.epochs,
                 initial_epoch=initial_epoch,
                 validation_data=fval,
-                shuffle=shuffle and augment is None,  # the augmented dataset is shuffled
+                shuffle=o.shuffle and o.augment is None,  # the augmented dataset is shuffled
                 callbacks=cbs,
-                verbose=verbose,
+                verbose=o.verbose,
             ).history
         if ckpt is not None:
             write_checkpoint(ckpt, model, None, i + 1, 0, best)

@@ -19,6 +19,7 @@ import keras
 
 from ftcore.errors import unknown_name
 from ftcore.keras.backbone import model_inputs
+from ftcore.keras.internals import inbound_nodes
 
 HEAD_PREFIX = "head_"
 
@@ -98,7 +99,7 @@ def attach_head(
         if isinstance(head, keras.layers.Layer):
             head = [head]
         for layer in head:
-            if layer._inbound_nodes:
+            if inbound_nodes(layer):
                 raise ValueError(f"head layer {layer.name!r} is already in use; pass new layers")
             if not layer.name.startswith(HEAD_PREFIX):
                 layer.name = HEAD_PREFIX + layer.name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from ftcore.keras.head import in_head
+from ftcore.keras.internals import optimizer_variable_index
 from ftcore.keras.trainable import leaves, trainable_flags
 
 
@@ -20,7 +21,7 @@ class _LayerwiseLR:
         super().build(variables)
 
     def update_step(self, gradient, variable, learning_rate):
-        mult = self._ftcore_mults[self._get_variable_index(variable)]
+        mult = self._ftcore_mults[optimizer_variable_index(self, variable)]
         if mult != 1.0:
             learning_rate = keras.ops.cast(learning_rate, variable.dtype) * mult
         super().update_step(gradient, variable, learning_rate)

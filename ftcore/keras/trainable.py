@@ -36,6 +36,7 @@ import keras
 from ftcore.errors import unknown_name
 from ftcore.keras.backbone import iter_layers
 from ftcore.keras.head import head_start, is_head
+from ftcore.keras.internals import trainable_capable_variables
 from ftcore.text_table import format_table
 
 Selector = int | slice | str | re.Pattern | Sequence["Selector"]
@@ -296,7 +297,7 @@ def freeze_report(model: keras.Model, next_trainable: Selector | None = None) ->
                 type=type(layer).__name__,
                 params=_n(layer.weights),
                 trainable_params=_n(layer.trainable_weights) if on else 0,
-                trainable_capable=_n(layer._trainable_variables),
+                trainable_capable=_n(trainable_capable_variables(layer)),
                 trainable=on,
                 trains_next=(path in nxt) if nxt is not None else on,
                 head=is_head(layer),

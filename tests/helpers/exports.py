@@ -1,4 +1,5 @@
-"""Shared helpers for the export/predictor/CLI tests: a small Keras model with real BN."""
+"""Shared helpers for the export/predictor/CLI tests: a small Keras model with real BN
+(the shared slim checkpoint is the session fixture ``slim_ckpt`` in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,3 @@ def small_keras_model(seed: int = 0) -> keras.Model:
             layer.set_weights([rng.uniform(0.5, 2, g.shape), rng.normal(size=b.shape),
                                rng.normal(size=m.shape), rng.uniform(0.2, 3, v.shape)])  # fmt: skip
     return model
-
-
-def shared_slim_checkpoint(tmp_path_factory) -> str:
-    """One small slim checkpoint per test session (graph_testlib caches it by root path)."""
-    from tests.helpers.graph_nets import slim_checkpoint
-
-    root = tmp_path_factory.getbasetemp() / "export_tests"
-    root.mkdir(exist_ok=True)
-    return slim_checkpoint(root)

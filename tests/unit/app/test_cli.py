@@ -10,17 +10,12 @@ import sys
 import pytest
 
 from ftcore.app.cli import main
-from tests.helpers.exports import shared_slim_checkpoint, small_keras_model
+from tests.helpers.exports import small_keras_model
 from tests.helpers.graph_nets import PREDICTIONS
 
 
 @pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return shared_slim_checkpoint(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def frozen_pb(ckpt, tmp_path_factory):
+def frozen_pb(slim_ckpt, tmp_path_factory):
     out = tmp_path_factory.mktemp("frozen") / "model.pb"
     labels = out.parent / "labels.txt"
     labels.write_text("ant\nbee\ncat\ndog\neel\n")
@@ -28,7 +23,7 @@ def frozen_pb(ckpt, tmp_path_factory):
         main(
             [
                 "freeze",
-                ckpt,
+                slim_ckpt,
                 "--output",
                 str(out),
                 "--outputs",
@@ -87,11 +82,15 @@ def test_predict_prints_top_k_labels_per_image(frozen_pb, photos, capsys):
     assert float(ranked[0][2]) >= float(ranked[1][2])
 
 
-def test_predict_with_a_checkpoint_needs_and_uses_the_output_name(ckpt, frozen_pb, photos, capsys):
+def test_predict_with_a_checkpoint_needs_and_uses_the_output_name(
+    slim_ckpt, frozen_pb, photos, capsys
+):
     cat = photos["chelsea_cat"]
-    code, _, err = cli(capsys, "predict", ckpt, cat)
+    code, _, err = cli(capsys, "predict", slim_ckpt, cat)
     assert code == 1 and "name the output tensor" in err
-    code, restored_out, _ = cli(capsys, "predict", ckpt, cat, "--output", PREDICTIONS, "--top", 5)
+    code, restored_out, _ = cli(
+        capsys, "predict", slim_ckpt, cat, "--output", PREDICTIONS, "--top", 5
+    )
     code_f, frozen_out, _ = cli(capsys, "predict", frozen_pb, cat, "--top", 5)
     assert code == code_f == 0
     ranks = lambda out: [line.split()[1] for line in out.splitlines()[1:]]  # noqa: E731
@@ -107,12 +106,12 @@ def test_predict_with_a_checkpoint_needs_and_uses_the_output_name(ckpt, frozen_p
     ]
 
 
-def test_inspect_checkpoint_meta_and_pb(ckpt, frozen_pb, capsys):
+def test_inspect_checkpoint_meta_and_pb(slim_ckpt, frozen_pb, capsys):
     from pathlib import Path
 
-    code, out, _ = cli(capsys, "inspect", ckpt)
+    code, out, _ = cli(capsys, "inspect", slim_ckpt)
     assert code == 0 and row(out, "MobilenetV2/Conv/weights", "(3, 3, 3, 16)", "float32")
-    meta = next(Path(ckpt).glob("*.meta"))
+    meta = next(Path(slim_ckpt).glob("*.meta"))
     code, out, _ = cli(capsys, "inspect", meta, "--grep", "Predictions/Reshape_1")
     assert code == 0 and row(out, "MobilenetV2/Predictions/Reshape_1", "Reshape")
     code, out, _ = cli(capsys, "inspect", frozen_pb)
@@ -140,13 +139,15 @@ def test_inspect_keras_model_and_weights(tmp_path, capsys):
         (["predict", "{tmp}/junk.pb", "x.jpg"], "junk.pb is not a binary GraphDef protobuf"),
         (["inspect", "{tmp}/junk.pb"], "junk.pb is not a binary GraphDef protobuf"),
         (["predict", "{pb}", "{tmp}/nope.jpg"], "nope.jpg"),
-        (["freeze", "{ckpt}", "--output", "{tmp}/o.pb", "--outputs", "MobilenetV2/Predictions/Reshap_1"],
+        (["freeze", "{slim_ckpt}", "--output", "{tmp}/o.pb", "--outputs", "MobilenetV2/Predictions/Reshap_1"],
          "unknown output 'MobilenetV2/Predictions/Reshap_1'; closest: 'MobilenetV2/Predictions/Reshape_1'"),
     ],
 )  # fmt: skip
-def test_user_mistakes_are_one_line_and_nonzero(argv, message, tmp_path, ckpt, frozen_pb, capsys):
+def test_user_mistakes_are_one_line_and_nonzero(
+    argv, message, tmp_path, slim_ckpt, frozen_pb, capsys
+):
     (tmp_path / "junk.pb").write_bytes(b"definitely not a graph \xff\x00")
-    fill = {"tmp": tmp_path, "ckpt": ckpt, "pb": frozen_pb}
+    fill = {"tmp": tmp_path, "slim_ckpt": slim_ckpt, "pb": frozen_pb}
     code, out, err = cli(capsys, *[a.format(**fill) for a in argv])
     assert code == 1
     assert err.count("\n") == 1 and err.startswith(f"ftcore {argv[0]}: error: ")

@@ -13,19 +13,14 @@ from ftcore.export.pb import export_checkpoint, export_graph, export_keras, kera
 from ftcore.export.sidecar import Sidecar, read_sidecar, sidecar_path
 from ftcore.graph.safety import load_graph_def
 from ftcore.predict.predictor import from_checkpoint, from_keras, from_pb
-from tests.helpers.exports import shared_slim_checkpoint, small_keras_model
+from tests.helpers.exports import small_keras_model
 from tests.helpers.graph_nets import PREDICTIONS, images
 
 
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return shared_slim_checkpoint(tmp_path_factory)
-
-
 @pytest.mark.slow
-def test_checkpoint_export_matches_the_restored_graph(ckpt, tmp_path):
+def test_checkpoint_export_matches_the_restored_graph(slim_ckpt, tmp_path):
     out = tmp_path / "model.pb"
-    sidecar = export_checkpoint(ckpt, out, outputs=[PREDICTIONS], labels=list("abcde"))
+    sidecar = export_checkpoint(slim_ckpt, out, outputs=[PREDICTIONS], labels=list("abcde"))
     graph_def = load_graph_def(out)
     ops = count_ops(graph_def)
     assert not {"FusedBatchNormV3", "VarHandleOp", "ReadVariableOp"} & set(ops), ops
@@ -38,7 +33,7 @@ def test_checkpoint_export_matches_the_restored_graph(ckpt, tmp_path):
     assert written["preprocessing_detail"].startswith("RGB, x/127.5-1")
     assert read_sidecar(out) == sidecar and sidecar.check["optimized_max_abs_diff"] < 1e-4
     x = images(6, seed=3)
-    with from_checkpoint(ckpt, PREDICTIONS) as want, from_pb(out) as got:
+    with from_checkpoint(slim_ckpt, PREDICTIONS) as want, from_pb(out) as got:
         np.testing.assert_allclose(got(x), want(x), rtol=1e-3, atol=1e-5)
         assert got.labels == list("abcde") and got.input_shape == (32, 32, 3)
 
@@ -67,11 +62,13 @@ def test_export_fails_with_the_numbers_and_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_unknown_output_name_lists_close_matches(ckpt, tmp_path):
+def test_unknown_output_name_lists_close_matches(slim_ckpt, tmp_path):
     with pytest.raises(
         UnknownNameError, match=r"unknown output 'MobilenetV2/Predictions/Reshape_2'.*Reshape_1"
     ):
-        export_checkpoint(ckpt, tmp_path / "x.pb", outputs=["MobilenetV2/Predictions/Reshape_2"])
+        export_checkpoint(
+            slim_ckpt, tmp_path / "x.pb", outputs=["MobilenetV2/Predictions/Reshape_2"]
+        )
     assert not (tmp_path / "x.pb").exists()
 
 

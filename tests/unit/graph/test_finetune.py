@@ -17,7 +17,7 @@ from ftcore.graph.finetune import HEAD_SCOPE, GraphFineTuner, attach_head
 from ftcore.graph.nets.slim_mobilenet_v2 import mobilenet_v2_base
 from ftcore.graph.restore import restore_built_graph, restore_meta_graph
 from ftcore.graph.var_selection import ancestor_variables, in_scope
-from tests.helpers.graph_nets import DM, SIZE, TARGET, build_slim, images, slim_checkpoint
+from tests.helpers.graph_nets import DM, SIZE, TARGET, build_slim, images
 
 v1 = tf.compat.v1
 
@@ -50,8 +50,8 @@ class Run:
     logits: np.ndarray
 
 
-def scenario(ft: GraphFineTuner, ckpt_dir: str, out) -> Run:
-    ckpt = checkpoint_values(ckpt_dir)
+def scenario(ft: GraphFineTuner, slim_ckpt: str, out) -> Run:
+    ckpt = checkpoint_values(slim_ckpt)
     names = [n for n in ckpt if n != "global_step"]
     head_names = list(ft.trained_variables)
     head_init = current(ft, head_names)
@@ -67,27 +67,26 @@ def scenario(ft: GraphFineTuner, ckpt_dir: str, out) -> Run:
 
 
 @pytest.fixture(scope="module")
-def ckpt_dir(tmp_path_factory) -> str:
-    return slim_checkpoint(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="module")
-def eval_run(ckpt_dir, tmp_path_factory) -> Run:
+def eval_run(slim_ckpt, tmp_path_factory) -> Run:
     """Method 1 (the eval graph from .meta), BN in inference mode."""
-    with GraphFineTuner.from_meta(ckpt_dir, TARGET, num_classes=3, learning_rate=HEAD_LR) as ft:
+    with GraphFineTuner.from_meta(slim_ckpt, TARGET, num_classes=3, learning_rate=HEAD_LR) as ft:
         assert {v.op.name for v in ft.var_list} == {
             v.op.name for v in ancestor_variables(ft.graph, TARGET)
         }
-        return scenario(ft, ckpt_dir, tmp_path_factory.mktemp("eval_run"))
+        return scenario(ft, slim_ckpt, tmp_path_factory.mktemp("eval_run"))
 
 
 @pytest.fixture(scope="module")
-def train_mode_run(ckpt_dir, tmp_path_factory) -> Run:
+def train_mode_run(slim_ckpt, tmp_path_factory) -> Run:
     """Method 2 with is_training=True: BN uses batch statistics and has moving-average updates."""
     with GraphFineTuner.from_builder(
-        lambda: build_slim(is_training=True), ckpt_dir, TARGET, num_classes=3, learning_rate=HEAD_LR
+        lambda: build_slim(is_training=True),
+        slim_ckpt,
+        TARGET,
+        num_classes=3,
+        learning_rate=HEAD_LR,
     ) as ft:
-        return scenario(ft, ckpt_dir, tmp_path_factory.mktemp("train_run"))
+        return scenario(ft, slim_ckpt, tmp_path_factory.mktemp("train_run"))
 
 
 RUNS = ["eval_run", "train_mode_run"]
@@ -177,22 +176,22 @@ def test_the_saved_checkpoint_restores_through_methods_1_and_2(run_name, request
         np.testing.assert_array_equal(net.run(f"{HEAD_SCOPE}/logits", {"input": X}), run.logits)
 
 
-def test_training_from_a_tf_data_pipeline_stops_when_it_ends(ckpt_dir):
+def test_training_from_a_tf_data_pipeline_stops_when_it_ends(slim_ckpt):
     data = tf.data.Dataset.from_tensor_slices((X, Y)).batch(8).take(2)
-    with GraphFineTuner.from_meta(ckpt_dir, TARGET, num_classes=3) as ft:
+    with GraphFineTuner.from_meta(slim_ckpt, TARGET, num_classes=3) as ft:
         losses = ft.fit(data, steps=10)
         assert len(losses) == 2 and all(np.isfinite(losses))
         assert int(ft.session.run(ft.global_step)) == 2
 
 
 @pytest.mark.slow
-def test_bad_targets_scopes_and_checkpoints_are_clear_errors(ckpt_dir):
+def test_bad_targets_scopes_and_checkpoints_are_clear_errors(slim_ckpt):
     with pytest.raises(UnknownNameError, match="closest: 'MobilenetV2/expanded_conv_14/output:0'"):
-        GraphFineTuner.from_meta(ckpt_dir, "MobilenetV2/expanded_conv_14/outptu", num_classes=3)
-    with GraphFineTuner.from_meta(ckpt_dir, TARGET, num_classes=3) as ft:
+        GraphFineTuner.from_meta(slim_ckpt, "MobilenetV2/expanded_conv_14/outptu", num_classes=3)
+    with GraphFineTuner.from_meta(slim_ckpt, TARGET, num_classes=3) as ft:
         with pytest.raises(UnknownNameError, match="unknown scope 'MobilenetV2/expanded_conv_41'"):
             ft.unfreeze("MobilenetV2/expanded_conv_41", 1e-4)
-        with pytest.raises(MismatchError, match="already trained by an earlier phase"):
+        with pytest.raises(MismatchError, match="already trained by an earlier stage"):
             ft.unfreeze(HEAD_SCOPE, 1e-4)
         with pytest.raises(MismatchError, match=r"integers in \[0, 3\) .* values \[3, 4\]"):
             ft.fit((X, np.arange(16) % 5), steps=1)
@@ -209,4 +208,4 @@ def test_bad_targets_scopes_and_checkpoints_are_clear_errors(ckpt_dir):
     with pytest.raises(
         MismatchError, match=f"cannot restore .* variables the target {TARGET}:0 needs"
     ):
-        GraphFineTuner.from_builder(wider, ckpt_dir, TARGET, num_classes=3)
+        GraphFineTuner.from_builder(wider, slim_ckpt, TARGET, num_classes=3)

@@ -30,19 +30,9 @@ from ftcore.graph.restore import (
     restore_meta_graph,
     restore_slim_mobilenet_v2,
 )
-from tests.helpers.graph_nets import PREDICTIONS, SIZE, TARGET, frozen_slim, images, slim_checkpoint
+from tests.helpers.graph_nets import PREDICTIONS, SIZE, TARGET, images
 
 v1 = tf.compat.v1
-
-
-@pytest.fixture(scope="module")
-def ckpt_dir(tmp_path_factory) -> str:
-    return slim_checkpoint(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="module")
-def frozen_pb(tmp_path_factory) -> str:
-    return frozen_slim(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="module")
@@ -56,19 +46,19 @@ def photo_batch(photos) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def method1(ckpt_dir):
-    with restore_meta_graph(ckpt_dir) as net:
+def method1(slim_ckpt):
+    with restore_meta_graph(slim_ckpt) as net:
         yield net
 
 
 @pytest.mark.slow
 def test_methods_1_2_3_give_identical_predictions_on_real_photos(
-    method1, ckpt_dir, frozen_pb, photo_batch
+    method1, slim_ckpt, slim_pb, photo_batch
 ):
     p1 = method1.run(PREDICTIONS, {"input": photo_batch})
-    with restore_slim_mobilenet_v2(ckpt_dir, num_classes=5, depth_multiplier=0.35) as net2:
+    with restore_slim_mobilenet_v2(slim_ckpt, num_classes=5, depth_multiplier=0.35) as net2:
         p2 = net2.run(PREDICTIONS, {"input": photo_batch})
-    with load_pb(frozen_pb) as net3:
+    with load_pb(slim_pb) as net3:
         p3 = net3.run(PREDICTIONS, {"input": photo_batch})  # without the import/ prefix
         p3_prefixed = net3.run(f"import/{PREDICTIONS}:0", {"import/input:0": photo_batch})
     assert p1.shape == (4, 5) and np.allclose(p1.sum(1), 1.0, atol=1e-5)
@@ -77,11 +67,11 @@ def test_methods_1_2_3_give_identical_predictions_on_real_photos(
     np.testing.assert_array_equal(p3, p3_prefixed)
 
 
-def test_reading_a_variable_by_name_gives_its_value_not_the_handle(method1, ckpt_dir):
+def test_reading_a_variable_by_name_gives_its_value_not_the_handle(method1, slim_ckpt):
     name = "MobilenetV2/expanded_conv_3/expand/BatchNorm/moving_variance"
     handle = method1.tensor(name + ":0")
     assert handle.dtype == tf.resource  # what get_tensor_by_name returns
-    expected = read_checkpoint_value(ckpt_dir, name)
+    expected = read_checkpoint_value(slim_ckpt, name)
     for spelling in (name, name + ":0"):
         got = method1.value(spelling)
         assert got.dtype == np.float32
@@ -89,30 +79,30 @@ def test_reading_a_variable_by_name_gives_its_value_not_the_handle(method1, ckpt
     assert not np.allclose(expected, 1.0)  # a restored value, not the initializer's
 
 
-def test_method_2_restores_a_renamed_scope_through_an_assignment_map(method1, ckpt_dir):
+def test_method_2_restores_a_renamed_scope_through_an_assignment_map(method1, slim_ckpt):
     def build():
         x = v1.placeholder(tf.float32, [None, SIZE, SIZE, 3], name="input")
         mobilenet_v2(x, 5, depth_multiplier=0.35, scope="student")
 
     x = images(2)
-    with restore_built_graph(build, ckpt_dir, assignment_map={"MobilenetV2/": "student/"}) as net:
+    with restore_built_graph(build, slim_ckpt, assignment_map={"MobilenetV2/": "student/"}) as net:
         assert net.plan.complete
         assert ("student/Conv/weights", "MobilenetV2/Conv/weights") in net.plan.to_restore
         renamed = net.run("student/Predictions/Reshape_1", {"input": x})
     np.testing.assert_array_equal(renamed, method1.run(PREDICTIONS, {"input": x}))
 
 
-def test_method_2_restores_a_training_graph_including_bn_statistics(ckpt_dir):
+def test_method_2_restores_a_training_graph_including_bn_statistics(slim_ckpt):
     name = "MobilenetV2/Conv/BatchNorm/moving_mean"
-    with restore_slim_mobilenet_v2(ckpt_dir, 5, 0.35, image_size=SIZE, is_training=True) as net:
+    with restore_slim_mobilenet_v2(slim_ckpt, 5, 0.35, image_size=SIZE, is_training=True) as net:
         assert net.plan.complete
-        np.testing.assert_array_equal(net.value(name), read_checkpoint_value(ckpt_dir, name))
+        np.testing.assert_array_equal(net.value(name), read_checkpoint_value(slim_ckpt, name))
         assert net.graph.get_collection(v1.GraphKeys.UPDATE_OPS)
 
 
-def test_method_2_with_another_depth_multiplier_reports_shape_mismatches(ckpt_dir):
+def test_method_2_with_another_depth_multiplier_reports_shape_mismatches(slim_ckpt):
     with pytest.raises(MismatchError) as err:
-        restore_slim_mobilenet_v2(ckpt_dir, num_classes=5, depth_multiplier=0.5)
+        restore_slim_mobilenet_v2(slim_ckpt, num_classes=5, depth_multiplier=0.5)
     msg = str(err.value)
     assert "shape/dtype mismatches" in msg
     assert "192 shape/dtype mismatches" in msg
@@ -122,7 +112,7 @@ def test_method_2_with_another_depth_multiplier_reports_shape_mismatches(ckpt_di
     assert expected in msg
 
 
-def test_listing_helpers_and_checkpoint_contents(method1, ckpt_dir):
+def test_listing_helpers_and_checkpoint_contents(method1, slim_ckpt):
     g = method1.graph
     assert "input" in list_nodes(g) and TARGET in list_nodes(g)
     tensors = list_tensors(g)
@@ -133,13 +123,13 @@ def test_listing_helpers_and_checkpoint_contents(method1, ckpt_dir):
     stats = {n for n in everything if n.endswith(("moving_mean", "moving_variance"))}
     assert stats and not stats & trainable
     assert set(everything) - trainable == stats | {"global_step"}
-    contents = {i.name: i for i in checkpoint_contents(ckpt_dir)}
+    contents = {i.name: i for i in checkpoint_contents(slim_ckpt)}
     assert contents == everything  # names, shapes and dtypes, read without a graph
     assert contents["global_step"].dtype == "int64"
 
 
-def test_checkpoint_paths_resolve_from_dir_prefix_or_any_checkpoint_file(ckpt_dir):
-    prefix = resolve_checkpoint(ckpt_dir)
+def test_checkpoint_paths_resolve_from_dir_prefix_or_any_checkpoint_file(slim_ckpt):
+    prefix = resolve_checkpoint(slim_ckpt)
     assert prefix.endswith("model.ckpt-100")
     for path in (prefix, prefix + ".index", prefix + ".meta", prefix + ".data-00000-of-00001"):
         assert resolve_checkpoint(path) == prefix
@@ -156,16 +146,16 @@ def test_a_directory_without_a_checkpoint(tmp_path):
     assert "notes.txt" in str(err.value) and ".index" in str(err.value)
 
 
-def test_a_prefix_that_does_not_exist_lists_the_checkpoints_there(ckpt_dir):
+def test_a_prefix_that_does_not_exist_lists_the_checkpoints_there(slim_ckpt):
     with pytest.raises(MissingFileError) as err:
-        checkpoint_contents(f"{ckpt_dir}/model.ckpt-99")
+        checkpoint_contents(f"{slim_ckpt}/model.ckpt-99")
     assert "model.ckpt-99.index does not exist" in str(err.value)
     assert "model.ckpt-100" in str(err.value)
 
 
-def test_a_truncated_data_file(ckpt_dir, tmp_path):
+def test_a_truncated_data_file(slim_ckpt, tmp_path):
     # the copy's state file still names the original by absolute path: the copy must be used
-    broken = shutil.copytree(ckpt_dir, tmp_path / "broken")
+    broken = shutil.copytree(slim_ckpt, tmp_path / "broken")
     assert resolve_checkpoint(broken) == str(broken / "model.ckpt-100")
     data = next(broken.glob("*.data-*"))
     data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
@@ -176,25 +166,25 @@ def test_a_truncated_data_file(ckpt_dir, tmp_path):
         checkpoint_contents(broken, verify=True)
 
 
-def test_a_meta_graph_from_another_graph(ckpt_dir, tmp_path):
+def test_a_meta_graph_from_another_graph(slim_ckpt, tmp_path):
     g = tf.Graph()
     with g.as_default():
         v1.get_variable("resnet/conv1/weights", [3, 3, 3, 8])
         meta = tmp_path / "other.meta"
         v1.train.export_meta_graph(str(meta), graph=g)
     with pytest.raises(MismatchError) as err:
-        restore_meta_graph(ckpt_dir, meta=meta)
+        restore_meta_graph(slim_ckpt, meta=meta)
     msg = str(err.value)
     assert f"meta graph {meta} does not match checkpoint" in msg
     assert "a .meta from another graph?" in msg
     assert "missing from the checkpoint:\n    resnet/conv1/weights" in msg
 
 
-def test_a_file_that_is_not_a_meta_graph(ckpt_dir, tmp_path):
+def test_a_file_that_is_not_a_meta_graph(slim_ckpt, tmp_path):
     junk = tmp_path / "model.meta"
     junk.write_bytes(b"\x00\xffnot a protobuf" * 10)
     with pytest.raises(InvalidFileError, match="is not a MetaGraphDef"):
-        restore_meta_graph(ckpt_dir, meta=junk)
+        restore_meta_graph(slim_ckpt, meta=junk)
 
 
 def test_an_unknown_tensor_name_lists_close_matches(method1):
@@ -213,14 +203,14 @@ def test_an_unknown_tensor_name_lists_close_matches(method1):
         ("net", "import/input:0", "loaded with prefix 'net', so its names do not start with 'import/'; use 'net/input:0'"),
     ],
 )  # fmt: skip
-def test_import_prefix_confusion_is_explained(frozen_pb, prefix, asked, hint):
-    with load_pb(frozen_pb, prefix=prefix) as net:
+def test_import_prefix_confusion_is_explained(slim_pb, prefix, asked, hint):
+    with load_pb(slim_pb, prefix=prefix) as net:
         with pytest.raises(UnknownNameError) as err:
             net.tensor(asked)
     assert hint in str(err.value)
 
 
-def test_graphs_with_file_ops_are_refused_before_anything_runs(ckpt_dir, tmp_path):
+def test_graphs_with_file_ops_are_refused_before_anything_runs(slim_ckpt, tmp_path):
     g = tf.Graph()
     with g.as_default():
         x = v1.placeholder(tf.string, [], name="input")
@@ -232,4 +222,4 @@ def test_graphs_with_file_ops_are_refused_before_anything_runs(ckpt_dir, tmp_pat
     with pytest.raises(UnsafeGraphError, match=refused):
         load_pb(pb)
     with pytest.raises(UnsafeGraphError, match=refused):
-        restore_meta_graph(ckpt_dir, meta=tmp_path / "evil.meta")
+        restore_meta_graph(slim_ckpt, meta=tmp_path / "evil.meta")

@@ -69,10 +69,10 @@ print("RESULT " + json.dumps(out))
 
 @pytest.fixture(scope="module")
 def distributed_run():
-    here = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[3]  # for `tests.helpers`
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
     }
     proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env,
                           timeout=300)  # fmt: skip

@@ -9,13 +9,8 @@ from ftcore.errors import MismatchError, MissingFileError, UnknownNameError
 from ftcore.export.pb import export_checkpoint, export_keras
 from ftcore.predict.images import load_images
 from ftcore.predict.predictor import Predictor, from_checkpoint, from_keras, from_pb, load
-from tests.helpers.exports import shared_slim_checkpoint, small_keras_model
+from tests.helpers.exports import small_keras_model
 from tests.helpers.graph_nets import PREDICTIONS
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return shared_slim_checkpoint(tmp_path_factory)
 
 
 def _identity_predictor(labels=None) -> Predictor:
@@ -47,11 +42,11 @@ def test_predict_batches_and_checks_the_input_shape():
 
 
 @pytest.mark.slow
-def test_frozen_and_restored_checkpoint_agree_on_photos(ckpt, photos, tmp_path):
-    export_checkpoint(ckpt, tmp_path / "m.pb", outputs=[PREDICTIONS], labels=list("abcde"))
+def test_frozen_and_restored_checkpoint_agree_on_photos(slim_ckpt, photos, tmp_path):
+    export_checkpoint(slim_ckpt, tmp_path / "m.pb", outputs=[PREDICTIONS], labels=list("abcde"))
     paths = list(photos.values())
     with (
-        from_checkpoint(ckpt, PREDICTIONS, labels=list("abcde")) as r,
+        from_checkpoint(slim_ckpt, PREDICTIONS, labels=list("abcde")) as r,
         from_pb(tmp_path / "m.pb") as f,
     ):
         assert (r.kind, f.kind) == ("restored", "frozen")
@@ -76,12 +71,12 @@ def test_frozen_and_restored_keras_agree_on_photos(photos, tmp_path):
     np.testing.assert_allclose(from_keras(model).predict_images(paths), model(x).numpy(), rtol=1e-5)
 
 
-def test_load_errors_name_the_problem(ckpt, tmp_path):
+def test_load_errors_name_the_problem(slim_ckpt, tmp_path):
     with pytest.raises(MissingFileError, match="no such model"):
         load(tmp_path / "none.h5")
     with pytest.raises(MismatchError, match="name the output tensor"):
-        load(ckpt)
+        load(slim_ckpt)
     with pytest.raises(UnknownNameError, match="closest: 'MobilenetV2/Predictions/Reshape_1:0'"):
-        from_checkpoint(ckpt, "MobilenetV2/Predictions/Reshape_9")
+        from_checkpoint(slim_ckpt, "MobilenetV2/Predictions/Reshape_9")
     with pytest.raises(UnknownNameError, match="unknown device 'tpu'"):
-        from_checkpoint(ckpt, PREDICTIONS, device="tpu")
+        from_checkpoint(slim_ckpt, PREDICTIONS, device="tpu")

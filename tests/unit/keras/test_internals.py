@@ -1,0 +1,37 @@
+"""The private Keras attributes ftcore relies on (ftcore/keras/internals.py) still mean what
+ftcore assumes: if a Keras release changes one, this file fails first, with the name."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from ftcore.keras.internals import (
+    inbound_nodes,
+    optimizer_variable_index,
+    trainable_capable_variables,
+)
+
+
+def test_inbound_nodes_list_each_call_site_with_its_input_tensors():
+    dense = keras.layers.Dense(2, name="d")
+    a, b = keras.Input((3,), name="a"), keras.Input((3,), name="b")
+    dense(a), dense(b)
+    nodes = inbound_nodes(dense)
+    assert [[t.name for t in node.input_tensors] for node in nodes] == [["a"], ["b"]]
+    assert inbound_nodes(keras.layers.Dense(2)) == []
+
+
+def test_trainable_capable_variables_survive_freezing_and_exclude_statistics():
+    bn = keras.layers.BatchNormalization()
+    bn.build((None, 3))
+    bn.trainable = False
+    assert bn.trainable_weights == []  # why the public API is not enough
+    assert sorted(v.name for v in trainable_capable_variables(bn)) == ["beta", "gamma"]
+
+
+def test_optimizer_variable_index_is_the_build_order():
+    variables = [keras.Variable(np.zeros(n, "float32"), name=f"v{n}") for n in (1, 2, 3)]
+    sgd = keras.optimizers.SGD()
+    sgd.build(variables)
+    assert [optimizer_variable_index(sgd, v) for v in variables] == [0, 1, 2]
