@@ -15,7 +15,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import summary_pb2
 
 from ftcore.atomic import atomic_path, write_bytes, write_text
 from ftcore.keras.head import in_head
@@ -80,29 +79,11 @@ def read_checkpoint(directory: Path) -> tuple[dict, dict[str, np.ndarray]] | Non
     return json.loads(state_path.read_text()), arrays
 
 
-def _metadata(plugin: str) -> summary_pb2.SummaryMetadata:
-    return summary_pb2.SummaryMetadata(
-        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin)
-    )
-
-
-def histogram_buckets(values: np.ndarray, bins: int = 30) -> np.ndarray:
-    """TensorBoard's histogram tensor: ``[bins, 3]`` rows of (left edge, right edge, count).
-
-    >>> histogram_buckets(np.array([0.0, 1.0, 1.0]), bins=2).tolist()
-    [[0.0, 0.5, 1.0], [0.5, 1.0, 2.0]]
-    """
-    values = np.asarray(values, dtype=np.float64).ravel()
-    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
-    if lo == hi:
-        lo, hi = lo - 0.5, hi + 0.5
-    counts, edges = np.histogram(values, bins=bins, range=(lo, hi))
-    return np.stack([edges[:-1], edges[1:], counts.astype(np.float64)], axis=1)
-
-
 class TensorBoardLogger(keras.callbacks.Callback):
-    """Write TensorBoard event files with core TF ops (TF 2.21 ships without the
-    ``tensorboard`` package that ``keras.callbacks.TensorBoard`` needs).
+    """Write TensorBoard event files (``tf.summary``) for the whole model across stages.
+
+    Not ``keras.callbacks.TensorBoard``: in a cached-feature head stage the model being fit is
+    the head alone, and its histograms would miss the frozen base that these show not moving.
 
     Per epoch: scalars ``epoch_<metric>`` under ``<log_dir>/<run>/train`` and
     ``.../validation``; histograms of ``layers``' weights at the start and after every epoch
@@ -129,8 +110,7 @@ class TensorBoardLogger(keras.callbacks.Callback):
             for path, layer in self.layers.items():
                 state = "trainable" if layer.trainable else "frozen"
                 for v in layer.weights:
-                    tf.summary.write(f"{state}/{path}/{v.name}", histogram_buckets(v.numpy()),
-                                     step=self.step[0], metadata=_metadata("histograms"))  # fmt: skip
+                    tf.summary.histogram(f"{state}/{path}/{v.name}", v.numpy(), step=self.step[0])
         writer.flush()
 
     def on_train_begin(self, logs=None):
@@ -143,8 +123,7 @@ class TensorBoardLogger(keras.callbacks.Callback):
             sub, tag = ("validation", name[4:]) if name.startswith("val_") else ("train", name)
             writer = self._writer(f"{self.run}/{sub}")
             with writer.as_default():
-                tf.summary.write(f"epoch_{tag}", tf.constant(float(value)), step=epoch,
-                                 metadata=_metadata("scalars"))  # fmt: skip
+                tf.summary.scalar(f"epoch_{tag}", float(value), step=epoch)
             writer.flush()
         self._histograms()
 
