@@ -52,12 +52,14 @@ class LatestCheckpoint(keras.callbacks.Callback):
         self.target, self.dir, self.stage, self.best = target, Path(directory), stage, best
 
     def on_epoch_end(self, epoch, logs=None):
-        write_checkpoint(self.dir, self.target, self.model.optimizer, self.stage, epoch + 1,
-                         self.best)  # fmt: skip
+        write_checkpoint(
+            self.dir, self.target, self.model.optimizer, self.stage, epoch + 1, self.best
+        )
 
 
-def write_checkpoint(directory: Path, model: keras.Model, optimizer, stage: int, epoch: int,
-                     best: dict) -> None:  # fmt: skip
+def write_checkpoint(
+    directory: Path, model: keras.Model, optimizer, stage: int, epoch: int, best: dict
+) -> None:
     """Write ``latest.npz`` (model weights + optimizer variables) then ``latest.json``."""
     buf = io.BytesIO()
     arrays = {f"w{i}": w for i, w in enumerate(model.get_weights())}
@@ -92,8 +94,14 @@ class TensorBoardLogger(keras.callbacks.Callback):
     across stages.
     """
 
-    def __init__(self, log_dir: Path, run: str, layers: dict[str, keras.layers.Layer],
-                 step: list[int], writers: dict) -> None:  # fmt: skip
+    def __init__(
+        self,
+        log_dir: Path,
+        run: str,
+        layers: dict[str, keras.layers.Layer],
+        step: list[int],
+        writers: dict,
+    ) -> None:
         super().__init__()
         self.log_dir, self.run, self.layers, self.step = Path(log_dir), run, layers, step
         self.writers = writers  # shared across stages: one writer per directory

@@ -16,8 +16,12 @@ import keras
 from ftcore.errors import StaleCompileError
 
 
-def compile_model(model: keras.Model, optimizer, loss="sparse_categorical_crossentropy",
-                  metrics: Sequence = ("accuracy",)) -> None:  # fmt: skip
+def compile_model(
+    model: keras.Model,
+    optimizer,
+    loss="sparse_categorical_crossentropy",
+    metrics: Sequence = ("accuracy",),
+) -> None:
     """``model.compile`` that records which variables are trainable, for :func:`check_compiled`.
 
     >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
@@ -50,8 +54,10 @@ def check_compiled(model: keras.Model) -> None:
     frozen = sorted(p for i, p in recorded.items() if i not in now)
     thawed = sorted(p for i, p in now.items() if i not in recorded)
     if frozen or thawed:
-        parts = [f"frozen since: {', '.join(frozen[:5])}" if frozen else "",
-                 f"unfrozen since: {', '.join(thawed[:5])}" if thawed else ""]  # fmt: skip
+        parts = [
+            f"frozen since: {', '.join(frozen[:5])}" if frozen else "",
+            f"unfrozen since: {', '.join(thawed[:5])}" if thawed else "",
+        ]
         raise StaleCompileError(
             f"model {model.name!r} was compiled with other trainable flags "
             f"({'; '.join(p for p in parts if p)}); Keras 3 would ignore the change. "

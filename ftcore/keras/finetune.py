@@ -216,8 +216,10 @@ def _run_stages(model, x, y, stages: Sequence[Stage], o: _Options) -> FineTuneRe
             start_stage, start_epoch = state["stage"], state["epoch"]
             if state.get("best") is not None:
                 best["value"] = state["best"]
-            weights = [saved[k] for k in sorted((k for k in saved if k[0] == "w"),
-                                                key=lambda k: int(k[1:]))]  # fmt: skip
+            weights = [
+                saved[k]
+                for k in sorted((k for k in saved if k[0] == "w"), key=lambda k: int(k[1:]))
+            ]
             try:
                 model.set_weights(weights)
             except ValueError as e:
@@ -235,8 +237,9 @@ def _run_stages(model, x, y, stages: Sequence[Stage], o: _Options) -> FineTuneRe
         trained = stage.apply(model)
         blockers = cache_blockers(model, o.augment)
         if o.cache_features is True and blockers:
-            raise FtcoreError(f"stage {stage.name!r}: feature caching is not valid: "
-                              + "; ".join(blockers))  # fmt: skip
+            raise FtcoreError(
+                f"stage {stage.name!r}: feature caching is not valid: " + "; ".join(blockers)
+            )
         cached = o.cache_features in (True, "auto") and not blockers
         compile_model(model, stage.make_optimizer(model), o.loss, o.metrics)
         fit_model, fx, fval = model, x, o.validation_data
@@ -260,9 +263,17 @@ def _run_stages(model, x, y, stages: Sequence[Stage], o: _Options) -> FineTuneRe
             cbs.append(TensorBoardLogger(o.log_dir, f"{i}_{stage.name}", layers, step, writers))
         cbs.extend(o.callbacks)
         if cached and not tf.distribute.has_strategy():
-            history = fit_features(fit_model, fx, y, epochs=stage.epochs, batch_size=o.batch_size,
-                                   initial_epoch=initial_epoch, shuffle=o.shuffle,
-                                   validation_data=fval, callbacks=cbs)  # fmt: skip
+            history = fit_features(
+                fit_model,
+                fx,
+                y,
+                epochs=stage.epochs,
+                batch_size=o.batch_size,
+                initial_epoch=initial_epoch,
+                shuffle=o.shuffle,
+                validation_data=fval,
+                callbacks=cbs,
+            )
         else:
             train = (
                 fx if o.augment is None else _augmented(fx, y, o.augment, o.batch_size, o.shuffle)
@@ -280,8 +291,7 @@ def _run_stages(model, x, y, stages: Sequence[Stage], o: _Options) -> FineTuneRe
             ).history
         if ckpt is not None:
             write_checkpoint(ckpt, model, None, i + 1, 0, best)
-        result.stages.append(StageResult(stage.name, dict(history), cached, blockers,
-                                         trained))  # fmt: skip
+        result.stages.append(StageResult(stage.name, dict(history), cached, blockers, trained))
     return result
 
 

@@ -50,8 +50,11 @@ def discriminative_multipliers(model: keras.Model, lowest: float) -> dict[str, f
     [0.01, 0.1]
     """
     flags = trainable_flags(model)
-    base = [layer for path, layer in leaves(model)
-            if flags[path] and layer.trainable_weights and not in_head(model, path)]  # fmt: skip
+    base = [
+        layer
+        for path, layer in leaves(model)
+        if flags[path] and layer.trainable_weights and not in_head(model, path)
+    ]
     n = len(base)
     mults = {}
     for i, layer in enumerate(base):

@@ -92,23 +92,38 @@ class Stage:
         return layerwise(learning_rate=self.learning_rate, lr_multipliers=mults, **extra)
 
 
-def head_stage(epochs: int = 5, learning_rate: float = 0.01, optimizer: str = "sgd",
-               **kwargs) -> Stage:  # fmt: skip
+def head_stage(
+    epochs: int = 5, learning_rate: float = 0.01, optimizer: str = "sgd", **kwargs
+) -> Stage:
     """Stage 1: train only the head (the seed: SGD, lr 0.01).
 
     >>> head_stage(3).train
     'head'
     """
-    return Stage("head", train="head", epochs=epochs, learning_rate=learning_rate,
-                 optimizer=optimizer, **kwargs)  # fmt: skip
+    return Stage(
+        "head",
+        train="head",
+        epochs=epochs,
+        learning_rate=learning_rate,
+        optimizer=optimizer,
+        **kwargs,
+    )
 
 
-def unfreeze_stage(start: int | str, epochs: int = 5, learning_rate: float = 1e-4,
-                   optimizer: str = "sgd", **kwargs) -> Stage:  # fmt: skip
+def unfreeze_stage(
+    start: int | str, epochs: int = 5, learning_rate: float = 1e-4, optimizer: str = "sgd", **kwargs
+) -> Stage:
     """Stage 2: train every layer from ``start`` on (the seed: ``model.layers[80:]``, lr 1e-4).
 
     >>> unfreeze_stage(80).unfreeze_from
     80
     """
-    return Stage("unfreeze", train=None, unfreeze_from=start, epochs=epochs,
-                 learning_rate=learning_rate, optimizer=optimizer, **kwargs)  # fmt: skip
+    return Stage(
+        "unfreeze",
+        train=None,
+        unfreeze_from=start,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        optimizer=optimizer,
+        **kwargs,
+    )

@@ -20,6 +20,12 @@ def small_keras_model(seed: int = 0) -> keras.Model:
     for layer in model.layers:
         if isinstance(layer, L.BatchNormalization):
             g, b, m, v = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 2, g.shape), rng.normal(size=b.shape),
-                               rng.normal(size=m.shape), rng.uniform(0.2, 3, v.shape)])  # fmt: skip
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 2, g.shape),
+                    rng.normal(size=b.shape),
+                    rng.normal(size=m.shape),
+                    rng.uniform(0.2, 3, v.shape),
+                ]
+            )
     return model

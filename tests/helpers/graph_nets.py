@@ -113,7 +113,10 @@ def _bn(x, name: str, training: bool) -> tuple[tf.Tensor, set[str]]:
         beta = v1.get_variable("beta", [C], initializer=v1.zeros_initializer())
         mean = v1.get_variable("moving_mean", [C], trainable=False)
         var = v1.get_variable("moving_variance", [C], trainable=False)
-        names = {f"{v1.get_variable_scope().name}/{n}" for n in ("gamma", "beta", "moving_mean", "moving_variance")}  # fmt: skip
+        names = {
+            f"{v1.get_variable_scope().name}/{n}"
+            for n in ("gamma", "beta", "moving_mean", "moving_variance")
+        }
         if not training:
             y, _, _ = v1.nn.fused_batch_norm(x, gamma, beta, mean, var, is_training=False)
             return y, names

@@ -37,9 +37,13 @@ def build_net(spec: dict, seed: int | None = 0) -> keras.Model:
     for i, (width, bn, dropout) in enumerate(spec["blocks"]):
         if spec["kind"] == "conv":
             h = keras.layers.Conv2D(
-                width, 3, padding="same", use_bias=not bn, activation=None if bn else "tanh",
+                width,
+                3,
+                padding="same",
+                use_bias=not bn,
+                activation=None if bn else "tanh",
                 name=f"b{i}_conv",
-            )(h)  # fmt: skip
+            )(h)
         else:
             h = keras.layers.Dense(
                 width, use_bias=not bn, activation=None if bn else "tanh", name=f"b{i}_dense"

@@ -50,7 +50,9 @@ def task(pretrained):
 @pytest.fixture(scope="module")
 def finetuned(pretrained, task, tmp_path_factory) -> Finetuned:
     data = (task.x_train, task.y_train)
-    with GraphFineTuner.from_meta(pretrained.slim_ckpt_dir, TARGET, task.num_classes, learning_rate=LR) as ft:  # fmt: skip
+    with GraphFineTuner.from_meta(
+        pretrained.slim_ckpt_dir, TARGET, task.num_classes, learning_rate=LR
+    ) as ft:
         ft.fit(data, STEPS // 2, BATCH)
         ft.unfreeze(UNFROZEN, learning_rate=LR / 10)
         ft.fit(data, STEPS - STEPS // 2, BATCH, seed=1)
@@ -69,17 +71,34 @@ def test_finetuning_beats_training_from_scratch_on_the_same_budget(pretrained, t
     meta = resolve_checkpoint(pretrained.slim_ckpt_dir) + ".meta"
     # the very same graph (eval-mode BN), every variable initialized and trained
     same_graph = _scratch_accuracy(
-        GraphFineTuner(load_meta_graph(meta), None, TARGET, task.num_classes,
-                       learning_rate=LR, trainable_scopes=everything), task)  # fmt: skip
+        GraphFineTuner(
+            load_meta_graph(meta),
+            None,
+            TARGET,
+            task.num_classes,
+            learning_rate=LR,
+            trainable_scopes=everything,
+        ),
+        task,
+    )
 
     def train_mode():  # a stronger baseline: batch-statistics BN, so depth can train
         x = v1.placeholder(tf.float32, [None, 32, 32, 3], name="input")
-        mobilenet_v2(x, task.num_classes, depth_multiplier=pretrained.slim_depth_multiplier,
-                     is_training=True)  # fmt: skip
+        mobilenet_v2(
+            x, task.num_classes, depth_multiplier=pretrained.slim_depth_multiplier, is_training=True
+        )
 
     train_bn = _scratch_accuracy(
-        GraphFineTuner.from_builder(train_mode, None, TARGET, task.num_classes,
-                                    learning_rate=LR, trainable_scopes=everything), task)  # fmt: skip
+        GraphFineTuner.from_builder(
+            train_mode,
+            None,
+            TARGET,
+            task.num_classes,
+            learning_rate=LR,
+            trainable_scopes=everything,
+        ),
+        task,
+    )
     print(
         f"\ngraph transfer, digits 5-9 with {len(task.y_train)} labels, {STEPS} steps x {BATCH}: "
         f"fine-tuned {finetuned.accuracy:.3f}, scratch (same graph) {same_graph:.3f}, "

@@ -40,9 +40,21 @@ def build(weights, seed: int = 0, bn_momentum: float | None = None) -> keras.Mod
 
 def scratch_accuracy(target, bn_momentum: float | None = None) -> float:
     scratch = build(None, bn_momentum=bn_momentum)
-    fine_tune(scratch, target.x_train, target.y_train,
-              [Stage("scratch", train="all", epochs=HEAD_EPOCHS + UNFREEZE_EPOCHS, learning_rate=LR,
-                     optimizer="momentum")], batch_size=BATCH)  # fmt: skip
+    fine_tune(
+        scratch,
+        target.x_train,
+        target.y_train,
+        [
+            Stage(
+                "scratch",
+                train="all",
+                epochs=HEAD_EPOCHS + UNFREEZE_EPOCHS,
+                learning_rate=LR,
+                optimizer="momentum",
+            )
+        ],
+        batch_size=BATCH,
+    )
     return accuracy(scratch, target.x_test, target.y_test)
 
 
@@ -58,16 +70,25 @@ def target():
 @pytest.fixture(scope="module")
 def finetuned(pretrained, target, tmp_path_factory):
     model = build(pretrained.keras_weights)
-    base_before = {p: [w.copy() for w in layer.get_weights()] for p, layer in leaves(model)
-                   if not p.startswith("head_")}  # fmt: skip
+    base_before = {
+        p: [w.copy() for w in layer.get_weights()]
+        for p, layer in leaves(model)
+        if not p.startswith("head_")
+    }
     stages = [
         head_stage(HEAD_EPOCHS, LR, "momentum"),
         unfreeze_stage("conv_dw_5", UNFREEZE_EPOCHS, 1e-4, "momentum"),
     ]
     ckpt = tmp_path_factory.mktemp("keras_ckpt")
-    result = fine_tune(model, target.x_train, target.y_train, stages, batch_size=BATCH,
-                       validation_data=(target.x_test[:100], target.y_test[:100]),
-                       checkpoint_dir=ckpt)  # fmt: skip
+    result = fine_tune(
+        model,
+        target.x_train,
+        target.y_train,
+        stages,
+        batch_size=BATCH,
+        validation_data=(target.x_test[:100], target.y_test[:100]),
+        checkpoint_dir=ckpt,
+    )
     return model, result, base_before, ckpt
 
 
@@ -77,9 +98,11 @@ def test_finetuned_beats_scratch(finetuned, target):
     ft = accuracy(model, target.x_test, target.y_test)
     sc = scratch_accuracy(target)
     sc_bn = scratch_accuracy(target, bn_momentum=0.9)
-    print(f"\nheld-out accuracy ({len(target.y_test)} images, 5 classes, 10 labels per class): "
-          f"fine-tuned {ft:.3f}, from scratch {sc:.3f} (same settings); "
-          f"from scratch with BN momentum 0.9: {sc_bn:.3f} (reported, not asserted)")  # fmt: skip
+    print(
+        f"\nheld-out accuracy ({len(target.y_test)} images, 5 classes, 10 labels per class): "
+        f"fine-tuned {ft:.3f}, from scratch {sc:.3f} (same settings); "
+        f"from scratch with BN momentum 0.9: {sc_bn:.3f} (reported, not asserted)"
+    )
     assert ft >= sc + MARGIN, f"fine-tuned {ft:.3f} vs scratch {sc:.3f}"
 
 
@@ -102,7 +125,8 @@ def test_saved_model_reloads_and_predicts_identically(finetuned, target, tmp_pat
     model, _, _, ckpt = finetuned
     path = save_model_atomic(model, tmp_path / "finetuned.keras")
     loaded = keras.models.load_model(path)
-    np.testing.assert_array_equal(loaded.predict(target.x_test, verbose=0),
-                                  model.predict(target.x_test, verbose=0))  # fmt: skip
+    np.testing.assert_array_equal(
+        loaded.predict(target.x_test, verbose=0), model.predict(target.x_test, verbose=0)
+    )
     best = keras.models.load_model(ckpt / "best.keras")
     assert accuracy(best, target.x_test, target.y_test) > 0.4

@@ -61,9 +61,17 @@ def scenario(ft: GraphFineTuner, slim_ckpt: str, out) -> Run:
     ft.fit((X, Y), steps=STEPS, batch_size=8)
     unfrozen = [n for n in ft.trained_variables if n not in head_names]
     return Run(
-        ckpt, head_init, head_phase, current(ft, names + head_names), head_names, unfrozen, losses,
-        str(out / "logs"), ft.save(out / "finetuned"), ft.predict(X),
-    )  # fmt: skip
+        ckpt,
+        head_init,
+        head_phase,
+        current(ft, names + head_names),
+        head_names,
+        unfrozen,
+        losses,
+        str(out / "logs"),
+        ft.save(out / "finetuned"),
+        ft.predict(X),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -167,8 +175,12 @@ def test_the_saved_checkpoint_restores_through_methods_1_and_2(run_name, request
 
     def build():
         x = v1.placeholder(tf.float32, [None, SIZE, SIZE, 3], name="input")
-        _, ends = mobilenet_v2_base(x, DM, is_training=run_name == "train_mode_run",
-                                    final_endpoint="expanded_conv_14/output")  # fmt: skip
+        _, ends = mobilenet_v2_base(
+            x,
+            DM,
+            is_training=run_name == "train_mode_run",
+            final_endpoint="expanded_conv_14/output",
+        )
         attach_head(ends["expanded_conv_14/output"], num_classes=3)
 
     with restore_built_graph(build, run.saved) as net:

@@ -199,10 +199,18 @@ def test_an_unknown_tensor_name_lists_close_matches(method1):
 @pytest.mark.parametrize(
     ("prefix", "asked", "hint"),
     [
-        ("", "import/input", "loaded with no name prefix, so its names do not start with 'import/'; use 'input:0'"),
-        ("net", "import/input:0", "loaded with prefix 'net', so its names do not start with 'import/'; use 'net/input:0'"),
+        (
+            "",
+            "import/input",
+            "loaded with no name prefix, so its names do not start with 'import/'; use 'input:0'",
+        ),
+        (
+            "net",
+            "import/input:0",
+            "loaded with prefix 'net', so its names do not start with 'import/'; use 'net/input:0'",
+        ),
     ],
-)  # fmt: skip
+)
 def test_import_prefix_confusion_is_explained(slim_pb, prefix, asked, hint):
     with load_pb(slim_pb, prefix=prefix) as net:
         with pytest.raises(UnknownNameError) as err:

@@ -190,7 +190,11 @@ def _session_state(g, prefix, order: str) -> dict[str, np.ndarray]:
 
 def test_correct_orders_give_identical_state_and_the_wrong_order_is_detected(setup):
     g, prefix = setup
-    orders = ["global init, then restore", "restore, then init the new variables", "restore_and_initialize"]  # fmt: skip
+    orders = [
+        "global init, then restore",
+        "restore, then init the new variables",
+        "restore_and_initialize",
+    ]
     states = [_session_state(g, prefix, o) for o in orders]
     for state in states[1:]:
         assert state.keys() == states[0].keys()

@@ -54,8 +54,12 @@ def test_slim_cut_selects_exactly_the_blocks_up_to_the_target():
     chosen = names(ancestor_variables(g, TARGET))
     everything = names(g.get_collection(v1.GraphKeys.GLOBAL_VARIABLES))
     blocks = {n for n in everything if n.split("/")[1] in {"Conv", "expanded_conv"}}
-    blocks |= {n for n in everything if n.split("/")[1].startswith("expanded_conv_")
-               and int(n.split("/")[1].rsplit("_", 1)[1]) <= 14}  # fmt: skip
+    blocks |= {
+        n
+        for n in everything
+        if n.split("/")[1].startswith("expanded_conv_")
+        and int(n.split("/")[1].rsplit("_", 1)[1]) <= 14
+    }
     assert chosen == blocks
     assert "MobilenetV2/expanded_conv_14/project/BatchNorm/moving_variance" in chosen
     assert not any("Logits" in n or "Conv_1" in n or "expanded_conv_15" in n for n in chosen)

@@ -35,8 +35,12 @@ def test_split_at_head_composes_to_the_model():
     x, _ = data(4)
     base, head = split_at_head(model)
     assert [layer.name for layer in head.layers[1:]] == [lr.name for lr in head_layers(model)]
-    np.testing.assert_allclose(head.predict(extract_features(base, x), verbose=0),
-                               model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        head.predict(extract_features(base, x), verbose=0),
+        model.predict(x, verbose=0),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
@@ -47,8 +51,15 @@ def test_cached_training_gives_the_same_head_weights(optimizer):
     for cache in (True, False):
         model = model_with()
         keras.utils.set_random_seed(1)
-        result = fine_tune(model, x, y, [head_stage(3, 0.05, optimizer)], batch_size=8,
-                           shuffle=False, cache_features=cache)  # fmt: skip
+        result = fine_tune(
+            model,
+            x,
+            y,
+            [head_stage(3, 0.05, optimizer)],
+            batch_size=8,
+            shuffle=False,
+            cache_features=cache,
+        )
         assert result.stages[0].cached is cache
         runs[cache] = model
     initial = model_with().get_layer("head_logits").get_weights()
@@ -64,14 +75,20 @@ def test_cached_training_gives_the_same_head_weights(optimizer):
 @pytest.mark.parametrize(
     ("make", "kwargs", "reason"),
     [
-        (lambda: model_with([keras.layers.Dropout(0.3, name="drop")]), {},
-         "base layer 'drop' (Dropout) behaves differently in training"),
-        (lambda: model_with([keras.layers.GaussianNoise(0.1, name="noise")]), {},
-         "'noise' (GaussianNoise) behaves differently"),
+        (
+            lambda: model_with([keras.layers.Dropout(0.3, name="drop")]),
+            {},
+            "base layer 'drop' (Dropout) behaves differently in training",
+        ),
+        (
+            lambda: model_with([keras.layers.GaussianNoise(0.1, name="noise")]),
+            {},
+            "'noise' (GaussianNoise) behaves differently",
+        ),
         (model_with, {"augment": lambda b: b[:, ::-1]}, "an augmentation function"),
         (model_with, {"train_bn": True}, "base layer 'bn1' is trainable"),
     ],
-)  # fmt: skip
+)
 def test_falls_back_when_caching_is_not_valid(make, kwargs, reason):
     model = make()
     x, y = data(8)

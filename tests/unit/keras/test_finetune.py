@@ -72,8 +72,15 @@ def test_stage_trains_exactly_what_it_should(spec, boundary, optimizer, batch, n
         k = boundary % len(order)
         stage = unfreeze_stage(order[k], **kw)
     before = snapshot(model)
-    result = fine_tune(model, x, y, [stage], batch_size=batch, shuffle=False,
-                       cache_features="auto" if cache else False)  # fmt: skip
+    result = fine_tune(
+        model,
+        x,
+        y,
+        [stage],
+        batch_size=batch,
+        shuffle=False,
+        cache_features="auto" if cache else False,
+    )
     trained = set(result.stages[0].trained)
     bn = {p for p, layer in leaves(model) if isinstance(layer, keras.layers.BatchNormalization)}
     expected = {p for p in order if p.startswith("head_")} if boundary is None else set(order[k:])
@@ -102,8 +109,9 @@ def test_frozen_batchnorm_runs_in_inference_mode():
     assert np.array_equal(probe(x, training=True).numpy(), inference)
     before = snapshot(model)
     fine_tune(model, x, y, [head_stage(epochs=2)], cache_features=False)
-    assert_frozen_unchanged_trainable_changed(model, before, {p for p, _ in leaves(model)
-                                                              if p.startswith("head_")})  # fmt: skip
+    assert_frozen_unchanged_trainable_changed(
+        model, before, {p for p, _ in leaves(model) if p.startswith("head_")}
+    )
 
 
 def _tiny():
@@ -275,8 +283,15 @@ def _events(directory):
 def test_tensorboard_logs_show_frozen_layers_not_moving(tmp_path):
     model = _tiny()
     x, y = data_for(model, 8)
-    fine_tune(model, x, y, [head_stage(2), unfreeze_stage("b1_dense", 1)], log_dir=tmp_path,
-              validation_data=(x, y), cache_features=False)  # fmt: skip
+    fine_tune(
+        model,
+        x,
+        y,
+        [head_stage(2), unfreeze_stage("b1_dense", 1)],
+        log_dir=tmp_path,
+        validation_data=(x, y),
+        cache_features=False,
+    )
     losses = [e for e in _events(tmp_path / "0_head") if e[1] == "epoch_loss"]
     assert len(losses) == 2 * 2  # train + validation, 2 epochs
     hist = _events(tmp_path / "weights")

@@ -21,10 +21,21 @@ def small_base():
     ("head", "kwargs", "names"),
     [
         ("gap", {"dropout": 0.3}, ["head_pool", "head_dropout", "head_logits", "head_softmax"]),
-        ("conv", {"filters": 5}, ["head_conv", "head_relu", "head_pool", "head_dropout",
-                                  "head_logits", "head_reshape", "head_softmax"]),
+        (
+            "conv",
+            {"filters": 5},
+            [
+                "head_conv",
+                "head_relu",
+                "head_pool",
+                "head_dropout",
+                "head_logits",
+                "head_reshape",
+                "head_softmax",
+            ],
+        ),
     ],
-)  # fmt: skip
+)
 def test_builtin_heads(head, kwargs, names):
     base = small_base()
     model = attach_head(base, head, num_classes=4, **kwargs)
@@ -34,9 +45,10 @@ def test_builtin_heads(head, kwargs, names):
     x = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype("float32")
     probs = model.predict(x, verbose=0)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
-    np.testing.assert_array_equal(base.predict(x, verbose=0),
-                                  keras.Model(model.inputs, model.get_layer("r1").output)
-                                  .predict(x, verbose=0))  # fmt: skip
+    np.testing.assert_array_equal(
+        base.predict(x, verbose=0),
+        keras.Model(model.inputs, model.get_layer("r1").output).predict(x, verbose=0),
+    )
 
 
 def test_conv_head_is_the_seeds_top():
@@ -48,8 +60,9 @@ def test_conv_head_is_the_seeds_top():
 
 
 def test_list_head_layers_get_the_prefix():
-    model = attach_head(small_base(), [keras.layers.Flatten(name="flat"),
-                                       keras.layers.Dense(2, name="head_out")])  # fmt: skip
+    model = attach_head(
+        small_base(), [keras.layers.Flatten(name="flat"), keras.layers.Dense(2, name="head_out")]
+    )
     assert [layer.name for layer in head_layers(model)] == ["head_flat", "head_out"]
 
 

@@ -54,8 +54,12 @@ def test_freeze_matches_reference_and_keras_agrees(spec, data):
     freeze(model, selector)
     flags = trainable_flags(model)
     assert {p for p, on in flags.items() if not on} == picked
-    expected = {v.path for layer in model.layers if layer.name not in picked
-                for v in layer.trainable_weights}  # fmt: skip
+    expected = {
+        v.path
+        for layer in model.layers
+        if layer.name not in picked
+        for v in layer.trainable_weights
+    }
     assert keras_trainable(model) == expected
 
 
@@ -103,19 +107,32 @@ def test_unfreeze_inside_a_nested_backbone():
     assert keras_trainable(model) == {"head_logits/kernel", "head_logits/bias"}
     unfreeze_from(model, "backbone/bn1")
     assert trainable_flags(model)["backbone/c1"] is False
-    assert keras_trainable(model) == {"bn1/gamma", "bn1/beta", "c2/kernel", "c2/bias",
-                                      "head_logits/kernel", "head_logits/bias"}  # fmt: skip
+    assert keras_trainable(model) == {
+        "bn1/gamma",
+        "bn1/beta",
+        "c2/kernel",
+        "c2/bias",
+        "head_logits/kernel",
+        "head_logits/bias",
+    }
     assert model.get_layer("backbone").trainable
     unfreeze_from(model, "head_pool", train_bn=True)
     assert {v.path.rsplit("/", 1)[-1] for v in model.trainable_variables} == {
-        "gamma", "beta", "kernel", "bias"
-    } and trainable_flags(model)["backbone/bn1"]  # fmt: skip
+        "gamma",
+        "beta",
+        "kernel",
+        "bias",
+    } and trainable_flags(model)["backbone/bn1"]
 
 
 def test_selectors_by_nested_path_and_regex():
     model = nested_model()
-    assert select(model, "backbone") == ["backbone/inner_in", "backbone/c1", "backbone/bn1",
-                                         "backbone/c2"]  # fmt: skip
+    assert select(model, "backbone") == [
+        "backbone/inner_in",
+        "backbone/c1",
+        "backbone/bn1",
+        "backbone/c2",
+    ]
     assert select(model, re.compile(r"backbone/c\d")) == ["backbone/c1", "backbone/c2"]
     assert select(model, slice("scale", "head_pool")) == select(model, [1, 2, "backbone"])
 
