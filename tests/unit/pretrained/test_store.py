@@ -6,6 +6,9 @@ import dataclasses
 import hashlib
 import io
 import json
+import os
+import subprocess
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -220,3 +223,15 @@ def test_cli_list_shows_entries_and_what_is_cached(tmp_path, monkeypatch, capsys
     assert rows["mobilenet-v1-keras"] == ["no", "nudity==0.2.3"]
     assert set(ENTRIES) <= set(rows)
     assert str(tmp_path / "pretrained") in out
+
+
+def test_fetch_list_and_help_import_no_tensorflow(tmp_path):
+    code = (
+        "import sys\nfrom ftcore.app.cli import main\n"
+        "assert main(['fetch', '--list']) == 0\n"
+        "assert not [m for m in sys.modules if m.startswith(('tensorflow', 'keras'))]\n"
+    )
+    env = {**os.environ, "FTCORE_CACHE_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "mobilenet-v1-pb" in result.stdout
