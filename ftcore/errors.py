@@ -33,7 +33,11 @@ class InvalidFileError(FtcoreError, ValueError):
     """A file that exists but does not hold what was expected (truncated, wrong format...)."""
 
 
-class UnsafeGraphError(FtcoreError):
+class UnsafeContentError(FtcoreError):
+    """A model file whose loading could touch the file system or run code (refused unless trusted)."""
+
+
+class UnsafeGraphError(UnsafeContentError):
     """A GraphDef that contains ops able to touch the file system or run code."""
 
 
@@ -47,6 +51,17 @@ class MismatchError(FtcoreError, ValueError):
 
 class StaleCompileError(MismatchError):
     """A Keras model's trainable variables differ from those it was compiled with."""
+
+
+def first_line(e: BaseException) -> str:
+    """The first non-empty line of an exception's message, else its type name (for one-line
+    errors: TensorFlow's messages carry whole stacks).
+
+    >>> first_line(ValueError("bad header\\n  at byte 12"))
+    'bad header'
+    """
+    text = (getattr(e, "message", None) or str(e)).strip()
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 def close_matches(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from ftcore.errors import InvalidFileError, MissingFileError, unknown_name
+from ftcore.errors import InvalidFileError, MissingFileError, first_line, unknown_name
 from ftcore.graph.names import VarInfo
 
 #: Keys a TF2 object-based checkpoint holds besides variables.
@@ -78,19 +78,14 @@ def _reader(prefix: str):
         return tf.train.load_checkpoint(prefix)
     except (tf.errors.OpError, ValueError) as e:
         raise InvalidFileError(
-            f"cannot read checkpoint {prefix!r}: not a valid TF checkpoint index ({_first_line(e)})"
+            f"cannot read checkpoint {prefix!r}: not a valid TF checkpoint index ({first_line(e)})"
         ) from None
-
-
-def _first_line(e: Exception) -> str:
-    text = getattr(e, "message", None) or str(e)
-    return text.strip().splitlines()[0] if text.strip() else type(e).__name__
 
 
 def truncated_error(prefix: str, e: Exception) -> InvalidFileError:
     """The error for a checkpoint whose data file cannot be read in full."""
     return InvalidFileError(
-        f"checkpoint data {prefix}.data-* is truncated or corrupt ({_first_line(e)}); "
+        f"checkpoint data {prefix}.data-* is truncated or corrupt ({first_line(e)}); "
         "re-copy or re-save the checkpoint"
     )
 

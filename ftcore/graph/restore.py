@@ -28,14 +28,17 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
+from google.protobuf.message import DecodeError
 
 from ftcore.errors import (
     InvalidFileError,
     MismatchError,
     MissingFileError,
     UnknownNameError,
+    first_line,
     unknown_name,
 )
+from ftcore.file_kinds import KINDS, read_file
 from ftcore.graph.checkpoint_files import resolve_checkpoint
 from ftcore.graph.names import (
     import_graph,
@@ -125,14 +128,14 @@ def read_meta_graph_def(meta: str | os.PathLike) -> v1.MetaGraphDef:
     """Parse a ``.meta`` file (nothing is imported or run): a missing, empty or non-MetaGraphDef
     file raises :class:`~ftcore.errors.MissingFileError` / :class:`~ftcore.errors.InvalidFileError`.
     :func:`meta_allowed_ops` tells which ops it may hold."""
-    meta = Path(meta)
-    if not meta.is_file():
-        raise MissingFileError(f"no meta graph file {str(meta)!r}")
+    data = read_file(meta, KINDS["meta"])
     meta_def = v1.MetaGraphDef()
     try:
-        meta_def.ParseFromString(meta.read_bytes())
-    except Exception as e:  # protobuf raises DecodeError or RuntimeError
-        raise InvalidFileError(f"{meta} is not a MetaGraphDef (.meta) file: {e}") from None
+        meta_def.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as e:
+        raise InvalidFileError(
+            f"{meta} is not a MetaGraphDef (.meta) file, or it is truncated: {e}"
+        ) from None
     if not meta_def.graph_def.node:
         raise InvalidFileError(f"{meta} is not a MetaGraphDef (.meta) file: its graph is empty")
     return meta_def
@@ -151,8 +154,13 @@ def load_meta_graph(meta: str | os.PathLike, trust: bool = False) -> tf.Graph:
         meta_def.graph_def, meta_allowed_ops(meta_def.graph_def), trust=trust, source=str(meta)
     )
     graph = tf.Graph()
-    with graph.as_default():
-        v1.train.import_meta_graph(meta_def, clear_devices=True)
+    try:
+        with graph.as_default():
+            v1.train.import_meta_graph(meta_def, clear_devices=True)
+    except (ValueError, KeyError, TypeError, IndexError, tf.errors.OpError) as e:
+        raise InvalidFileError(
+            f"{meta}: the meta graph cannot be imported: {first_line(e)}"
+        ) from None
     return graph
 
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from pathlib import Path
 
 from google.protobuf.message import DecodeError
 from tensorflow.core.framework import graph_pb2
 
-from ftcore.errors import InvalidFileError, MissingFileError, UnsafeGraphError
+from ftcore.errors import InvalidFileError, UnsafeGraphError
+from ftcore.file_kinds import KINDS, read_file
 
 #: Pure ops seen in exported inference graphs (no file system, no network, no code execution).
 SAFE_OPS: frozenset[str] = frozenset(
@@ -129,7 +129,9 @@ def parse_graph_def(data: bytes, source: str = "data") -> graph_pb2.GraphDef:
     try:
         graph_def.ParseFromString(data)
     except (DecodeError, RuntimeError, ValueError) as e:
-        raise InvalidFileError(f"{source} is not a binary GraphDef protobuf (.pb): {e}") from None
+        raise InvalidFileError(
+            f"{source} is not a binary GraphDef protobuf (.pb), or it is truncated: {e}"
+        ) from None
     if not graph_def.node:
         raise InvalidFileError(f"{source} is not a binary GraphDef protobuf (.pb): it has no nodes")
     return graph_def
@@ -139,8 +141,5 @@ def load_graph_def(
     path: str | os.PathLike, allow_ops: Iterable[str] = (), trust: bool = False
 ) -> graph_pb2.GraphDef:
     """Read a frozen ``.pb``: check it exists, parses as a GraphDef and passes :func:`check_graph`."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"no such graph file: {path}")
-    graph_def = parse_graph_def(path.read_bytes(), source=str(path))
+    graph_def = parse_graph_def(read_file(path, KINDS["pb"]), source=str(path))
     return check_graph(graph_def, allow_ops=allow_ops, trust=trust, source=str(path))

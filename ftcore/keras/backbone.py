@@ -19,7 +19,8 @@ from pathlib import Path
 import h5py
 import keras
 
-from ftcore.errors import InvalidFileError, MissingFileError, unknown_name
+from ftcore.errors import FtcoreError, InvalidFileError, MissingFileError, first_line, unknown_name
+from ftcore.file_kinds import check_file
 from ftcore.keras.internals import inbound_nodes
 
 _MOBILENET_ALPHA = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}
@@ -126,23 +127,24 @@ def load_checked_weights(model: keras.Model, path: str | os.PathLike, *, what: s
     >>> m = keras.applications.MobileNet((32, 32, 3), alpha=0.25, include_top=False, weights=None)
     >>> load_checked_weights(m, "/no/such.h5")
     Traceback (most recent call last):
-    ftcore.errors.MissingFileError: weights file /no/such.h5 does not exist
+    ftcore.errors.MissingFileError: no such file: /no/such.h5 (expected a weights file (.h5, .weights.h5))
     """
-    path = Path(path)
     what = what or f"model {model.name!r}"
-    if not path.is_file():
-        raise MissingFileError(f"weights file {path} does not exist")
-    if h5py.is_hdf5(path):
-        with h5py.File(path, "r") as f:
-            group = f["model_weights"] if "model_weights" in f else f
-            if "layer_names" in group.attrs:
-                _check_legacy_h5(group, model, path, what)
+    path = check_file(path, "a weights file (.h5, .weights.h5)")
     try:
+        if h5py.is_hdf5(path):
+            with h5py.File(path, "r") as f:
+                group = f["model_weights"] if "model_weights" in f else f
+                if "layer_names" in group.attrs:
+                    _check_legacy_h5(group, model, path, what)
         model.load_weights(path)
-    except Exception as e:  # Keras raises ValueError/KeyError/OSError depending on the format
+    except FtcoreError:
+        raise
+    except Exception as e:  # noqa: BLE001 - h5py and Keras raise OSError, ValueError, KeyError...
         raise InvalidFileError(
-            f"weights file {path} does not fit {what}: {type(e).__name__}: {e}"
-        ) from e
+            f"weights file {path} does not fit {what}, or it is truncated or corrupt: "
+            f"{type(e).__name__}: {first_line(e)}"
+        ) from None
 
 
 def _decode(v) -> str:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ftcore.errors import FtcoreError, InvalidFileError, MissingFileError
+from ftcore.errors import FtcoreError, InvalidFileError
+from ftcore.file_kinds import read_file
 from ftcore.preprocessing import PREPROCESSING
 
 ImageSource = str | os.PathLike | bytes
@@ -50,31 +50,28 @@ def _describe(source: ImageSource) -> str:
 
 def _open(source: ImageSource) -> Image.Image:
     name = _describe(source)
-    if isinstance(source, bytes):
-        fp = io.BytesIO(source)
-    else:
-        path = Path(source)
-        if not path.exists():
-            raise MissingFileError(f"image file not found: {path}")
-        if path.is_dir():
-            raise InvalidFileError(f"expected an image file, got a directory: {path}")
-        fp = path
+    data = source if isinstance(source, bytes) else read_file(source, "an image file")
+    if not data:
+        raise InvalidFileError(f"{name} is empty (0 bytes), expected an image")
     try:
-        img = Image.open(fp, formats=FORMATS)
+        img = Image.open(io.BytesIO(data), formats=FORMATS)
         img.load()  # decode now, so truncation is reported here with the file's name
     except UnidentifiedImageError:
-        head = source[:8] if isinstance(source, bytes) else Path(source).read_bytes()[:8]
+        head = data[:8]
         raise InvalidFileError(
             f"{name} is not an image in an accepted format ({', '.join(FORMATS)}); "
             f"it starts with {head!r}"
         ) from None
     except Image.DecompressionBombError as e:
         raise InvalidFileError(f"{name} is too large to decode safely: {e}") from None
-    except OSError as e:
-        raise InvalidFileError(
-            f"{name} could not be decoded (truncated or corrupt?): {e}"
-        ) from None
+    except Exception as e:  # noqa: BLE001 - Pillow raises OSError, SyntaxError, ValueError...
+        raise _corrupt(name, e) from None
     return img
+
+
+def _corrupt(name: str, e: Exception) -> InvalidFileError:
+    detail = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    return InvalidFileError(f"{name} could not be decoded (truncated or corrupt?): {detail}")
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -99,8 +96,6 @@ def _resize(img: Image.Image, hw: tuple[int, int], fit: str, resample: str) -> I
         cw, ch = round(w * scale), round(h * scale)
         left, top = (img.width - cw) // 2, (img.height - ch) // 2
         img = img.crop((left, top, left + cw, top + ch))
-    elif fit != "squash":
-        raise ValueError(f"fit must be 'squash' or 'center_crop', got {fit!r}")
     if img.size != (w, h):
         img = img.resize((w, h), _RESAMPLE[resample])
     return img
@@ -124,8 +119,14 @@ def load_image(
         )
     if resample not in _RESAMPLE:
         raise ValueError(f"unknown resample {resample!r}; choose from {sorted(_RESAMPLE)}")
+    if fit not in ("squash", "center_crop"):
+        raise ValueError(f"fit must be 'squash' or 'center_crop', got {fit!r}")
+    hw = _size_hw(size)
     with _open(source) as img:
-        rgb = _resize(_to_rgb(img), _size_hw(size), fit, resample)
+        try:  # EXIF, palette and mode conversions read more of a corrupt file
+            rgb = _resize(_to_rgb(img), hw, fit, resample)
+        except Exception as e:  # noqa: BLE001 - as in _open
+            raise _corrupt(_describe(source), e) from None
         return PREPROCESSING[preprocessing](np.asarray(rgb, dtype=np.float32))
 
 

@@ -72,9 +72,13 @@ def test_a_plain_inference_graph_passes():
 def test_load_graph_def_checks_existence_format_and_safety(tmp_path):
     with pytest.raises(MissingFileError, match="nope.pb"):
         load_graph_def(tmp_path / "nope.pb")
-    for name, data in {"text.pb": b"this is not a protobuf \xff\xfe", "empty.pb": b""}.items():
+    cases = {
+        "text.pb": (b"this is not a protobuf \xff\xfe", "is not a binary GraphDef"),
+        "empty.pb": (b"", r"is empty \(0 bytes\), expected a frozen graph"),
+    }
+    for name, (data, message) in cases.items():
         (tmp_path / name).write_bytes(data)
-        with pytest.raises(InvalidFileError, match=rf"{name} is not a binary GraphDef"):
+        with pytest.raises(InvalidFileError, match=rf"{name} {message}"):
             load_graph_def(tmp_path / name)
     unsafe = tmp_path / "unsafe.pb"
     unsafe.write_bytes(_graph(CRAFTED["WriteFile"]).SerializeToString())

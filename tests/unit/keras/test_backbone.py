@@ -75,7 +75,9 @@ def test_unknown_application_lists_closest():
 
 
 def test_missing_weights_file(tmp_path):
-    with pytest.raises(MissingFileError, match=r"weights file .*nope\.h5 does not exist"):
+    with pytest.raises(
+        MissingFileError, match=r"no such file: .*nope\.h5 \(expected a weights file"
+    ):
         mobilenet(tmp_path / "nope.h5")
 
 

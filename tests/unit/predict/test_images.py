@@ -124,12 +124,12 @@ def test_any_size_and_convention_round_trips_to_raw(photos, h, w, preprocessing)
 
 def test_missing_file(tmp_path):
     missing = tmp_path / "nope.jpg"
-    with pytest.raises(MissingFileError, match="image file not found: .*nope.jpg"):
+    with pytest.raises(MissingFileError, match=r"no such file: .*nope.jpg \(expected an image file\)"):
         load_image(missing, 32)
 
 
 def test_directory(tmp_path):
-    with pytest.raises(InvalidFileError, match="got a directory"):
+    with pytest.raises(InvalidFileError, match="is a directory, expected an image file"):
         load_image(tmp_path, 32)
 
 
