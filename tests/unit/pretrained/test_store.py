@@ -214,8 +214,9 @@ def test_cli_list_shows_entries_and_what_is_cached(tmp_path, monkeypatch, capsys
     monkeypatch.setenv("FTCORE_CACHE_DIR", str(tmp_path))
     cached = Store(tmp_path).path("imagenet-classes")
     cached.mkdir(parents=True)
-    source = ENTRIES["imagenet-classes"].source
-    (cached / "provenance.json").write_text(json.dumps({"format": 1, "sha256": source.sha256}))
+    entry = ENTRIES["imagenet-classes"]
+    prov = {"format": entry.format, "sha256": entry.source.sha256}
+    (cached / "provenance.json").write_text(json.dumps(prov))
     assert main(["fetch", "--list"]) == 0
     out = capsys.readouterr().out
     rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines()[1:] if line.strip()}
