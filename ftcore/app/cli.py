@@ -184,8 +184,25 @@ def _run_inspect(args: argparse.Namespace) -> int:
 
 
 def _configure_freeze(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="TF1 checkpoint dir or prefix (with .meta), or a .keras model")
-    p.add_argument("--output", required=True, metavar="OUT.pb", help="frozen graph to write")
+    p.add_argument(
+        "model",
+        help="TF1 checkpoint dir or prefix (with .meta), a .keras model, or (for tflite) a .pb",
+    )
+    p.add_argument("--output", required=True, metavar="OUT", help="file to write (.pb/.tflite)")
+    p.add_argument(
+        "--format", choices=("pb", "tflite"), default="pb", help="frozen graph (default) or LiteRT"
+    )
+    p.add_argument(
+        "--int8",
+        metavar="DIR",
+        help="tflite: full-integer int8, calibrated on the images in DIR (1 in 4 held out)",
+    )
+    p.add_argument(
+        "--min-agreement",
+        type=float,
+        metavar="F",
+        help="int8: refuse below this top-1 agreement with the float model (default 0.9)",
+    )
     p.add_argument("--outputs", metavar="NAME[,NAME]", help="output tensor(s) (checkpoints)")
     p.add_argument("--input", metavar="NAME", help="input placeholder (default: the only one)")
     p.add_argument("--labels", metavar="FILE", help="class names, one per line, for the sidecar")
@@ -196,32 +213,64 @@ def _configure_freeze(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust", action="store_true", help="skip the meta graph's safety check")
 
 
+def _freeze_options(args: argparse.Namespace) -> dict:
+    """Export keyword arguments of the chosen ``--format``; refuse options of the other one."""
+    options = {"labels": _read_labels(args.labels), "preprocessing": args.preprocessing}
+    if args.format == "pb":
+        if args.int8 or args.min_agreement is not None:
+            raise FtcoreError("--int8 and --min-agreement need --format tflite")
+        if args.model.endswith(".pb"):
+            raise FtcoreError(f"{args.model} is already frozen; convert it with --format tflite")
+        return {**options, "optimize_graph": not args.no_optimize}
+    if args.no_optimize:
+        raise FtcoreError("--no-optimize applies to --format pb (the LiteRT converter optimizes)")
+    if args.min_agreement is not None and not args.int8:
+        raise FtcoreError("--min-agreement needs --int8 DIR")
+    if args.int8:
+        from ftcore.export.litert import MIN_AGREEMENT, Int8
+
+        threshold = MIN_AGREEMENT if args.min_agreement is None else args.min_agreement
+        options["int8"] = Int8.from_folder(args.int8, threshold)
+    return options
+
+
 def _run_freeze(args: argparse.Namespace) -> int:
-    from ftcore.export.pb import export_checkpoint, export_keras
     from ftcore.export.sidecar import sidecar_path
 
-    options = {
-        "labels": _read_labels(args.labels),
-        "preprocessing": args.preprocessing,
-        "optimize_graph": not args.no_optimize,
-    }
+    if args.format == "pb":
+        from ftcore.export import pb as exporter
+    else:
+        from ftcore.export import litert as exporter
+    options = _freeze_options(args)
+    outputs = [o.strip() for o in (args.outputs or "").split(",") if o.strip()]
     if args.model.endswith(".keras"):
         from ftcore.predict.predictor import load_keras_model
 
-        sidecar = export_keras(load_keras_model(args.model), args.output, **options)
+        sidecar = exporter.export_keras(load_keras_model(args.model), args.output, **options)
+    elif args.model.endswith(".pb"):
+        sidecar = exporter.export_pb(
+            args.model, args.output, outputs, input_name=args.input, trust=args.trust, **options
+        )
     else:
-        if not args.outputs:
+        if not outputs:
             raise FtcoreError("freezing a checkpoint needs --outputs NAME[,NAME]")
-        outputs = [o.strip() for o in args.outputs.split(",") if o.strip()]
-        sidecar = export_checkpoint(
+        sidecar = exporter.export_checkpoint(
             args.model, args.output, outputs, input_name=args.input, trust=args.trust, **options
         )
     check = sidecar.check
     print(f"wrote {args.output} and {sidecar_path(args.output)}")
-    print(f"inputs: {[(t.name, t.shape) for t in sidecar.inputs]}")
-    print(f"outputs: {[(t.name, t.shape) for t in sidecar.outputs]}")
+    print(f"inputs: {[(t.name, t.shape, t.dtype) for t in sidecar.inputs]}")
+    print(f"outputs: {[(t.name, t.shape, t.dtype) for t in sidecar.outputs]}")
     diffs = ", ".join(f"{k} {v:.2g}" for k, v in check.items() if k.endswith("max_abs_diff"))
-    print(f"self-check on a {check['probe_shape']} probe batch: {diffs}")
+    photos = f" and {len(check['photos'])} photos" if check.get("photos") else ""
+    print(f"self-check on a {check['probe_shape']} probe batch{photos}: {diffs}")
+    if "interpreter" in check:
+        print(f"interpreter: {check['interpreter']}")
+    if "int8" in check:
+        q = check["int8"]
+        print(f"int8: top-1 agreement with the float model {q['top1_agreement']:.3f} on "
+              f"{q['held_out_images']} held-out images (threshold {q['min_agreement']:g}; "
+              f"calibrated on {q['calibration_images']})")  # fmt: skip
     return 0
 
 
@@ -229,7 +278,9 @@ def _run_freeze(args: argparse.Namespace) -> int:
 
 
 def _configure_predict(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="frozen .pb (with sidecar), .keras model or checkpoint dir")
+    p.add_argument(
+        "model", help="frozen .pb or .tflite (with sidecar), .keras model or checkpoint dir"
+    )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     p.add_argument("--top", type=int, default=5, metavar="K", help="classes per image (default 5)")
     p.add_argument(
@@ -265,7 +316,7 @@ register(
 )
 register(
     "freeze",
-    "freeze a checkpoint or Keras model to an optimized .pb",
+    "freeze a checkpoint or Keras model to an optimized .pb, or convert it (or a .pb) to .tflite",
     _configure_freeze,
     _run_freeze,
 )

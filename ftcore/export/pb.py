@@ -39,6 +39,8 @@ from ftcore.preprocessing import PREPROCESSING
 v1 = tf.compat.v1
 
 ATOL, RTOL = 1e-4, 1e-3
+#: The restored model an export is checked against: a batch in, its outputs out.
+Reference = Callable[[np.ndarray], Sequence[np.ndarray]]
 
 
 # --- TF1 checkpoints (restored with ftcore.graph.restore) ----------------------------------
@@ -66,6 +68,24 @@ def session_graph_def(sess: v1.Session, outputs: Sequence[str]) -> graph_pb2.Gra
     return v1.graph_util.convert_variables_to_constants(sess, sess.graph.as_graph_def(), names)
 
 
+def session_export(
+    sess: v1.Session, outputs: Sequence[str], input_name: str | None = None
+) -> tuple[graph_pb2.GraphDef, list[TensorInfo], list[TensorInfo], Reference]:
+    """What an export of a live session needs: (frozen GraphDef, inputs, outputs, reference).
+
+    ``input_name`` defaults to the graph's only placeholder; the reference runs the session.
+    """
+    graph = sess.graph
+    if input_name is None:
+        inp = single_placeholder(graph)
+    else:
+        inp = graph.get_tensor_by_name(_tensor_name(graph, input_name, "input"))
+    outs = [graph.get_tensor_by_name(_tensor_name(graph, o, "output")) for o in outputs]
+    graph_def = session_graph_def(sess, [t.name for t in outs])
+    reference = lambda x: sess.run(outs, {inp: x})  # noqa: E731
+    return graph_def, [_tensor_info(inp)], [_tensor_info(t) for t in outs], reference
+
+
 # --- Keras ----------------------------------------------------------------------------------
 
 
@@ -81,6 +101,16 @@ def keras_graph_def(model) -> tuple[graph_pb2.GraphDef, list[TensorInfo], list[T
     inputs = [_tensor_info(t) for t in frozen.inputs if t.dtype != tf.resource]
     outputs = [_tensor_info(t) for t in frozen.outputs]
     return frozen.graph.as_graph_def(), inputs, outputs
+
+
+def keras_reference(model) -> Reference:
+    """The Keras model itself in inference mode, as the exports' self-check reference."""
+
+    def reference(x: np.ndarray) -> list[np.ndarray]:
+        out = model(x, training=False)
+        return [np.asarray(o) for o in (out if isinstance(out, list | tuple) else [out])]
+
+    return reference
 
 
 # --- running and checking -------------------------------------------------------------------
@@ -137,7 +167,7 @@ def export_graph(
     output_path: str | os.PathLike,
     inputs: Sequence[TensorInfo],
     outputs: Sequence[TensorInfo],
-    reference: Callable[[np.ndarray], Sequence[np.ndarray]],
+    reference: Reference,
     probe: np.ndarray | None = None,
     optimize_graph: bool = True,
     preprocessing: str = "mobilenet",
@@ -191,22 +221,9 @@ def export_session(
 
     ``input_name`` defaults to the graph's only placeholder; see :func:`export_graph` for the rest.
     """
-    graph = sess.graph
-    if input_name is None:
-        inp = single_placeholder(graph)
-    else:
-        inp = graph.get_tensor_by_name(_tensor_name(graph, input_name, "input"))
-    outs = [graph.get_tensor_by_name(_tensor_name(graph, o, "output")) for o in outputs]
-    graph_def = session_graph_def(sess, [t.name for t in outs])
+    graph_def, inputs, outs, reference = session_export(sess, outputs, input_name)
     kwargs.setdefault("source", "TF1 session")
-    return export_graph(
-        graph_def,
-        output_path,
-        [_tensor_info(inp)],
-        [_tensor_info(t) for t in outs],
-        reference=lambda x: sess.run(outs, {inp: x}),
-        **kwargs,
-    )
+    return export_graph(graph_def, output_path, inputs, outs, reference, **kwargs)
 
 
 def export_checkpoint(
@@ -232,17 +249,5 @@ def export_checkpoint(
 def export_keras(model, output_path: str | os.PathLike, **kwargs) -> Sidecar:
     """Freeze a Keras model to ``output_path``; see :func:`export_graph`."""
     graph_def, inputs, outputs = keras_graph_def(model)
-
-    def reference(x):
-        out = model(x, training=False)
-        return [np.asarray(o) for o in (out if isinstance(out, list | tuple) else [out])]
-
-    return export_graph(
-        graph_def,
-        output_path,
-        inputs,
-        outputs,
-        reference,
-        source=f"keras model {model.name}",
-        **kwargs,
-    )
+    kwargs.setdefault("source", f"keras model {model.name}")
+    return export_graph(graph_def, output_path, inputs, outputs, keras_reference(model), **kwargs)

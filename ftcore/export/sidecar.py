@@ -32,7 +32,10 @@ class TensorInfo:
 
 @dataclasses.dataclass
 class Sidecar:
-    """What a user of an exported ``.pb`` needs besides the graph (stored as ``<pb>.json``)."""
+    """What a user of an export needs besides the model file (stored as ``<model>.json``).
+
+    ``format``: ``"pb"`` (a frozen GraphDef) or ``"tflite"`` (a LiteRT flatbuffer).
+    """
 
     inputs: list[TensorInfo]
     outputs: list[TensorInfo]
@@ -41,6 +44,7 @@ class Sidecar:
     source: str = ""
     optimized: bool = True
     check: dict = dataclasses.field(default_factory=dict)
+    format: str = "pb"
 
     def to_json(self) -> str:
         d = dataclasses.asdict(self)

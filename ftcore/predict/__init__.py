@@ -1,5 +1,5 @@
-"""Inference behind one interface (restored checkpoint, Keras model, frozen ``.pb``) and image
-loading for it.
+"""Inference behind one interface (restored checkpoint, Keras model, frozen ``.pb``,
+``.tflite``) and image loading for it.
 
     >>> from ftcore.predict import load, load_images
 """
@@ -11,6 +11,7 @@ from ftcore.predict.predictor import (
     from_checkpoint,
     from_keras,
     from_pb,
+    from_tflite,
     load,
 )
 
@@ -20,6 +21,7 @@ __all__ = [
     "from_checkpoint",
     "from_keras",
     "from_pb",
+    "from_tflite",
     "load",
     "load_image",
     "load_images",

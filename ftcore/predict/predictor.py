@@ -1,4 +1,5 @@
-"""One prediction interface over two paths: *restored* (variables) and *frozen* (constants).
+"""One prediction interface over three paths: *restored* (variables), *frozen* (constants) and
+*tflite* (a LiteRT flatbuffer).
 
 - :func:`from_checkpoint`: a TF1 checkpoint's meta graph restored into a session; the
   variables are read at run time.
@@ -6,6 +7,8 @@
   ``model(x)`` or ``predict()`` overhead per call).
 - :func:`from_pb`: a frozen (by default optimized) ``.pb`` imported into a session; names, labels
   and preprocessing come from its sidecar (see :mod:`ftcore.export.sidecar`).
+- :func:`from_tflite`: a ``.tflite`` export in the LiteRT interpreter (:mod:`ftcore.predict.litert`),
+  float or int8; names, labels and preprocessing from its sidecar.
 
 Session paths call ``Session.make_callable`` (no per-call feed/fetch resolution), so the frozen
 and restored paths differ only in the graph they run. All take the same NHWC float32 batches.
@@ -32,6 +35,7 @@ from ftcore.graph.names import op_name, resolve_tensor, single_placeholder
 from ftcore.graph.restore import restore_meta_graph
 from ftcore.graph.safety import load_graph_def
 from ftcore.predict.images import load_images
+from ftcore.predict.litert import LiteRTModel
 
 v1 = tf.compat.v1
 DEVICES = ("cpu", "gpu")
@@ -47,11 +51,12 @@ class Prediction:
 
 
 class Predictor:
-    """Batched inference on ``[N, H, W, C]`` float32 arrays, by either path.
+    """Batched inference on ``[N, H, W, C]`` float32 arrays, by any path.
 
-    ``kind`` is ``"restored"`` or ``"frozen"``; ``input_shape`` the model's input shape
-    without the batch dimension; ``labels`` class names (or None); ``preprocessing`` the
-    input convention (``"mobilenet"``: RGB ``x/127.5-1``).
+    ``kind`` is ``"restored"``, ``"frozen"`` or ``"tflite"``; ``input_shape`` the model's input
+    shape without the batch dimension; ``labels`` class names (or None); ``preprocessing`` the
+    input convention (``"mobilenet"``: RGB ``x/127.5-1``); ``runtime`` what runs the model
+    (e.g. the LiteRT interpreter and its version; empty when TensorFlow does).
     """
 
     def __init__(
@@ -62,8 +67,10 @@ class Predictor:
         labels: Sequence[str] | None = None,
         preprocessing: str = "mobilenet",
         close: Callable[[], None] | None = None,
+        runtime: str = "",
     ):
         self.kind = kind
+        self.runtime = runtime
         self._run = run
         self.input_shape = tuple(input_shape)
         self.labels = list(labels) if labels is not None else None
@@ -259,11 +266,57 @@ def from_pb(
     )
 
 
+def from_tflite(
+    path: str | os.PathLike,
+    device: str = "cpu",
+    trust: bool = False,
+    labels: Sequence[str] | None = None,
+    preprocessing: str | None = None,
+    interpreter: str = "auto",
+    num_threads: int | None = None,
+) -> Predictor:
+    """The tflite path: a ``.tflite`` export in the LiteRT interpreter (CPU), float or int8.
+
+    Labels and preprocessing default to the sidecar's; ``interpreter`` (``"auto"``,
+    ``"litert"``, ``"tensorflow"``) and ``num_threads`` as :class:`LiteRTModel`; the chosen
+    interpreter is the predictor's ``runtime``. Models with custom (Flex) ops need ``trust``.
+    """
+    if device != "cpu":
+        raise unknown_name("device for a .tflite model", device, ["cpu"])
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"no such .tflite model: {path}")
+    sidecar = read_sidecar(path)
+    if sidecar is not None:
+        labels = labels if labels is not None else sidecar.labels
+        preprocessing = preprocessing or sidecar.preprocessing
+    model = LiteRTModel(path.read_bytes(), num_threads, interpreter, trust, source=str(path))
+    return Predictor(
+        "tflite",
+        lambda x: model(x)[0],
+        model.input_shape,
+        labels,
+        preprocessing or "mobilenet",
+        runtime=model.interpreter,
+    )
+
+
 def load(path: str | os.PathLike, output: str | None = None, **kwargs) -> Predictor:
-    """A predictor for a ``.pb`` (frozen), ``.keras`` model or checkpoint dir/prefix (restored)."""
+    """A predictor for a ``.pb`` (frozen), ``.tflite``, ``.keras`` model or checkpoint
+    dir/prefix (restored)."""
     path = Path(path)
     if path.suffix == ".pb":
         return from_pb(path, output=output, **kwargs)
+    if path.suffix == ".tflite":
+        tflite_options = (
+            "device",
+            "trust",
+            "labels",
+            "preprocessing",
+            "interpreter",
+            "num_threads",
+        )
+        return from_tflite(path, **{k: v for k, v in kwargs.items() if k in tflite_options})
     if path.suffix == ".keras":
         keras_options = ("device", "labels", "preprocessing")  # the rest are graph options
         return from_keras(path, **{k: v for k, v in kwargs.items() if k in keras_options})
@@ -274,5 +327,5 @@ def load(path: str | os.PathLike, output: str | None = None, **kwargs) -> Predic
     if not path.exists():
         raise MissingFileError(f"no such model: {path}")
     raise MismatchError(
-        f"cannot predict with {path}: expected a .pb, a .keras file or a checkpoint"
+        f"cannot predict with {path}: expected a .pb, .tflite or .keras file or a checkpoint"
     )

@@ -1,0 +1,67 @@
+"""``ftcore freeze --format tflite`` (float and int8) and ``ftcore predict`` on the result."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from ftcore.app.cli import main
+from ftcore_fixtures.digits import target_task
+from tests.helpers.exports import small_keras_model
+
+
+def cli(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_freeze_to_tflite_then_predict(photos, tmp_path, capsys):
+    small_keras_model().save(tmp_path / "small.keras")
+    labels = tmp_path / "labels.txt"
+    labels.write_text("ant\nbee\ncat\ndog\n")
+    out = tmp_path / "small.tflite"
+    code, stdout, err = cli(
+        capsys, "freeze", tmp_path / "small.keras", "--format", "tflite", "--output", out,
+        "--labels", labels,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "probe batch and 4 photos: tflite_max_abs_diff" in stdout
+    assert "interpreter: " in stdout and json.loads(out.with_suffix(".tflite.json").read_text())
+    code, stdout, err = cli(capsys, "predict", out, photos["chelsea_cat"], "--top", "2")
+    assert code == 0, err
+    ranked = [line.split()[1] for line in stdout.splitlines() if line.startswith("  ")]
+    assert len(ranked) == 2 and set(ranked) <= {"ant", "bee", "cat", "dog"}
+
+
+def test_freeze_int8_from_a_folder_of_task_images(tmp_path, capsys):
+    small_keras_model().save(tmp_path / "small.keras")
+    folder = tmp_path / "task"
+    folder.mkdir()
+    pixels = (target_task(size=16, per_class=8).x_train + 1) * 127.5  # back to 0..255 images
+    for i, image in enumerate(pixels.round().astype(np.uint8)):
+        Image.fromarray(image).save(folder / f"{i:02d}.png")
+    code, stdout, err = cli(
+        capsys, "freeze", tmp_path / "small.keras", "--format", "tflite", "--int8", folder,
+        "--output", tmp_path / "q.tflite",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "int8: top-1 agreement with the float model" in stdout
+    assert "on 10 held-out images (threshold 0.9; calibrated on 30)" in stdout
+    assert "inputs: [('input', [None, 16, 16, 3], 'int8')]" in stdout
+
+
+def test_format_options_are_checked(tmp_path, capsys):
+    small_keras_model().save(tmp_path / "small.keras")
+    for argv, message in (
+        (["--int8", tmp_path], "--int8 and --min-agreement need --format tflite"),
+        (["--format", "tflite", "--no-optimize"], "--no-optimize applies to --format pb"),
+        (["--format", "tflite", "--min-agreement", "0.5"], "--min-agreement needs --int8 DIR"),
+        (["--format", "tflite", "--int8", tmp_path / "none"], "no such folder of int8"),
+    ):
+        code, _, err = cli(capsys, "freeze", tmp_path / "small.keras", "--output",
+                           tmp_path / "x.tflite", *argv)  # fmt: skip
+        assert code == 1 and message in err, err
+    assert not (tmp_path / "x.tflite").exists()
