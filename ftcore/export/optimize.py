@@ -1,6 +1,6 @@
-"""Inference optimization of frozen GraphDefs: strip training-only nodes, fold batch norm.
+"""Inference optimization of frozen GraphDefs: strip training-only nodes, fold batch norm and pads.
 
-Three passes, each a pure ``GraphDef -> GraphDef`` function, combined by :func:`optimize`:
+Four passes, each a pure ``GraphDef -> GraphDef`` function, combined by :func:`optimize`:
 
 1. :func:`strip_training_nodes` rewires around ``Identity``/``CheckNumerics``/``StopGradient``
    style pass-through nodes and prunes everything the outputs do not need (dropout branches,
@@ -8,15 +8,19 @@ Three passes, each a pure ``GraphDef -> GraphDef`` function, combined by :func:`
 2. :func:`fold_constants` evaluates (with NumPy) the elementwise subgraphs whose inputs are all
    constants. Keras 3's ``BatchNormalization`` freezes into such a subgraph
    (``Rsqrt(var + eps) * gamma`` and ``beta - mean * scale``), so afterwards it is a per-channel
-   ``Mul`` by a constant followed by an ``AddV2`` of a constant.
-3. :func:`fold_batch_norms` folds the per-channel scale into the preceding ``Conv2D`` /
-   ``DepthwiseConv2dNative`` weights and turns the offset into a ``BiasAdd``, for TF1's
-   ``FusedBatchNorm``/``V2``/``V3`` (``is_training=False``) and for the ``Mul``/``AddV2``
-   pattern. ``Conv2D + BiasAdd + Relu6`` is then fused by TensorFlow's grappler remapper.
+   ``Mul`` by a constant followed by an ``AddV2`` of a constant; a Keras conv bias
+   (``Squeeze(Reshape(bias))``) becomes a constant too.
+3. :func:`fold_batch_norms` folds the chain of per-channel affine ops after a ``Conv2D`` /
+   ``DepthwiseConv2dNative`` (bias, TF1's ``FusedBatchNorm``/``V2``/``V3`` with
+   ``is_training=False``, ``Mul``/``Add``/``Sub`` by constants) into its weights and one
+   ``BiasAdd``. ``Conv2D + BiasAdd + Relu6`` is then fused by TensorFlow's grappler remapper.
+4. :func:`fold_pads` folds an explicit zero ``Pad`` (Keras' ``ZeroPadding2D``) into the
+   following ``VALID`` convolution: ``padding="SAME"`` where that pads the same amounts,
+   else ``EXPLICIT`` paddings (``Conv2D`` only).
 
     >>> gd = optimize(frozen_graph_def, outputs=["MobilenetV2/Predictions/Reshape_1"])  # doctest: +SKIP
-    >>> count_ops(gd)["FusedBatchNormV3"]  # doctest: +SKIP
-    0
+    >>> count_ops(gd)["FusedBatchNormV3"], count_ops(gd)["Pad"]  # doctest: +SKIP
+    (0, 0)
 """
 
 from __future__ import annotations
@@ -46,10 +50,18 @@ _FOLDABLE = {
     "AddV2": np.add,
     "RealDiv": np.divide,
     "Reshape": lambda a, shape: np.reshape(a, shape),
+    "ExpandDims": lambda a, axis: np.expand_dims(a, int(axis)),
+}
+
+#: Ops :func:`fold_constants` evaluates with their attributes: ``f(node, *inputs)``.
+_FOLDABLE_WITH_ATTRS = {
+    "Squeeze": lambda node, a: np.squeeze(a, axis=tuple(node.attr["squeeze_dims"].list.i) or None),
 }
 
 _CONV_OPS = frozenset({"Conv2D", "DepthwiseConv2dNative"})
 _FUSED_BN_OPS = frozenset({"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"})
+#: Binary ops that are per-channel affine maps when one operand is a per-channel constant.
+_AFFINE_OPS = frozenset({"BiasAdd", "Add", "AddV2", "Sub", "Mul"})
 
 
 def node_name(tensor_or_node: str) -> str:
@@ -167,7 +179,8 @@ def strip_training_nodes(
 def fold_constants(graph_def: graph_pb2.GraphDef, keep: Iterable[str] = ()) -> graph_pb2.GraphDef:
     """Replace elementwise nodes whose inputs are all ``Const`` by one ``Const`` (NumPy math).
 
-    Only the small elementwise ops (and ``Reshape``) in ``_FOLDABLE`` are evaluated, in the input's dtype;
+    Only the small elementwise and reshaping ops in ``_FOLDABLE`` and ``_FOLDABLE_WITH_ATTRS``
+    are evaluated, in the input's dtype;
     nodes named in ``keep`` are left alone.
     """
     keep = {node_name(k) for k in keep}
@@ -177,7 +190,8 @@ def fold_constants(graph_def: graph_pb2.GraphDef, keep: Iterable[str] = ()) -> g
         if n.op == "Const":
             values[n.name] = _const_value(n)
             continue
-        if n.op not in _FOLDABLE or n.name in keep or not n.input:
+        foldable = n.op in _FOLDABLE or n.op in _FOLDABLE_WITH_ATTRS
+        if not foldable or n.name in keep or not n.input:
             continue
         if any(inp.startswith("^") or output_index(inp) for inp in n.input):
             continue
@@ -185,23 +199,29 @@ def fold_constants(graph_def: graph_pb2.GraphDef, keep: Iterable[str] = ()) -> g
         if any(a is None for a in args):
             continue
         dtype = args[0].dtype
-        result = np.asarray(_FOLDABLE[n.op](*args), dtype=dtype)
+        if n.op in _FOLDABLE:
+            result = np.asarray(_FOLDABLE[n.op](*args), dtype=dtype)
+        else:
+            result = np.asarray(_FOLDABLE_WITH_ATTRS[n.op](n, *args), dtype=dtype)
         values[n.name] = result
         gd.node[i].CopyFrom(_const_node(n.name, result))
     return gd
 
 
 def _per_channel(value: np.ndarray, channels: int) -> np.ndarray | None:
-    """``value`` as a ``[channels]`` vector if it broadcasts per output channel (NHWC), else None."""
+    """``value`` as a float64 ``[channels]`` vector if it broadcasts per output channel of an
+    NHWC tensor without changing its shape, else None."""
+    if value.ndim > 4 or not np.issubdtype(value.dtype, np.floating):
+        return None
     if value.size == 1:
-        return np.full([channels], value.reshape(()), dtype=value.dtype)
-    if value.shape[-1:] == (channels,) and value.size == channels:
-        return value.reshape([channels])
+        return np.full([channels], value.reshape(()), dtype=np.float64)
+    if value.shape[-1] == channels and value.size == channels:
+        return value.reshape([channels]).astype(np.float64)
     return None
 
 
 class _Folder:
-    """Pattern matcher and rewriter for ``conv [-> BiasAdd] -> BN`` chains."""
+    """Pattern matcher and rewriter for ``conv -> per-channel affine ops`` chains."""
 
     def __init__(self, graph_def: graph_pb2.GraphDef, protected: set[str]):
         self.gd = _copy(graph_def)
@@ -215,6 +235,18 @@ class _Folder:
             return None
         return _const_value(node)
 
+    def unique(self, name: str) -> str:
+        candidate, i = name, 1
+        while candidate in self.by_name:
+            candidate, i = f"{name}_{i}", i + 1
+        return candidate
+
+    def add_const(self, name: str, value: np.ndarray) -> str:
+        node = _const_node(self.unique(name), value)
+        self.gd.node.append(node)
+        self.by_name[node.name] = self.gd.node[-1]
+        return node.name
+
     def sole_user(self, node: node_def_pb2.NodeDef) -> node_def_pb2.NodeDef | None:
         """The single consumer of ``node``'s output 0, if ``node`` is private to it."""
         users = self.users.get(node.name, [])
@@ -223,43 +255,34 @@ class _Folder:
         user, inp = users[0]
         return None if inp.startswith("^") or output_index(inp) else user
 
-    def scale_offset(self, bn: node_def_pb2.NodeDef, src: str, channels: int):
-        """(scale, offset, last node) of the BN starting at ``bn`` applied to ``src``, or None."""
-        if bn.op in _FUSED_BN_OPS:
-            if bn.attr["is_training"].b or bn.attr["data_format"].s not in (b"", b"NHWC"):
+    def affine(self, node: node_def_pb2.NodeDef, src: str, channels: int):
+        """``(mul, add)`` with ``node(src) == src * mul + add`` per channel, or None."""
+        if node.op in _FUSED_BN_OPS:
+            if node.attr["is_training"].b or node.attr["data_format"].s not in (b"", b"NHWC"):
                 return None
-            if any(i.startswith("^") or output_index(i) for _, i in self.users.get(bn.name, [])):
+            if any(i.startswith("^") or output_index(i) for _, i in self.users.get(node.name, [])):
                 return None  # the batch statistics outputs are used
-            params = [self.const(i) for i in bn.input[1:5]]
-            if node_name(bn.input[0]) != src or any(p is None for p in params):
+            params = [self.const(i) for i in node.input[1:5]]
+            if node_name(node.input[0]) != src or any(p is None for p in params):
                 return None
             gamma, beta, mean, var = (p.astype(np.float64) for p in params)
-            scale = gamma / np.sqrt(var + bn.attr["epsilon"].f)
-            return scale, beta - mean * scale, bn
-        if bn.op != "Mul":
+            scale = gamma / np.sqrt(var + node.attr["epsilon"].f)
+            return scale, beta - mean * scale
+        if node.op not in _AFFINE_OPS or len(node.input) != 2:
             return None
-        a, b = bn.input[0], bn.input[1]
-        factor = (
-            self.const(b) if node_name(a) == src else self.const(a) if node_name(b) == src else None
-        )
-        scale = None if factor is None else _per_channel(factor.astype(np.float64), channels)
-        if scale is None:
+        first = node_name(node.input[0]) == src
+        if node.op == "BiasAdd" and (not first or node.attr["data_format"].s not in (b"", b"NHWC")):
             return None
-        offset, last = np.zeros([channels]), bn
-        add = self.sole_user(bn)
-        if add is not None and add.op in ("Add", "AddV2"):
-            x, y = add.input[0], add.input[1]
-            term = (
-                self.const(y)
-                if node_name(x) == bn.name
-                else self.const(x)
-                if node_name(y) == bn.name
-                else None
-            )
-            term = None if term is None else _per_channel(term.astype(np.float64), channels)
-            if term is not None:
-                offset, last = term, add
-        return scale, offset, last
+        value = self.const(node.input[1] if first else node.input[0])
+        c = None if value is None else _per_channel(value, channels)
+        if c is None:
+            return None
+        ones, zeros = np.ones([channels]), np.zeros([channels])
+        if node.op == "Mul":
+            return c, zeros
+        if node.op == "Sub":
+            return (ones, -c) if first else (-ones, c)
+        return ones, c  # BiasAdd, Add, AddV2
 
     def fold(self, conv: node_def_pb2.NodeDef) -> bool:
         if conv.attr["data_format"].s not in (b"", b"NHWC"):
@@ -271,46 +294,42 @@ class _Folder:
             channels = weights.shape[3]
         else:
             channels = weights.shape[2] * weights.shape[3]
-        head, bias = conv, np.zeros([channels])
-        nxt = self.sole_user(conv)
-        if nxt is not None and nxt.op == "BiasAdd" and node_name(nxt.input[0]) == conv.name:
-            b = self.const(nxt.input[1])
-            if b is None:
-                return False
-            head, bias, nxt = nxt, b.astype(np.float64), self.sole_user(nxt)
-        if nxt is None:
-            return False
-        found = self.scale_offset(nxt, head.name, channels)
-        if found is None:
-            return False
-        scale, offset, last = found
+        mul, add, chain, src = np.ones([channels]), np.zeros([channels]), [], conv
+        while (nxt := self.sole_user(src)) is not None:
+            step = self.affine(nxt, src.name, channels)
+            if step is None:
+                break
+            mul, add = mul * step[0], add * step[0] + step[1]
+            chain.append(nxt)
+            src = nxt
+        if not chain or [n.op for n in chain] == ["BiasAdd"]:
+            return False  # nothing to fold
         if conv.op == "Conv2D":
-            new_w = weights.astype(np.float64) * scale
+            new_w = weights.astype(np.float64) * mul
         else:
-            new_w = weights.astype(np.float64) * scale.reshape(weights.shape[2], weights.shape[3])
-        w_node = _const_node(conv.name + "/folded_weights", new_w.astype(weights.dtype))
-        b_node = _const_node(
-            conv.name + "/folded_bias", (bias * scale + offset).astype(weights.dtype)
-        )
-        self.gd.node.extend([w_node, b_node])
-        conv.input[1] = w_node.name
-        # The last node of the pattern becomes the BiasAdd, so its consumers keep working.
+            new_w = weights.astype(np.float64) * mul.reshape(weights.shape[2], weights.shape[3])
+        conv.input[1] = self.add_const(conv.name + "/folded_weights", new_w.astype(weights.dtype))
+        bias = self.add_const(conv.name + "/folded_bias", add.astype(weights.dtype))
+        # The last node of the chain becomes the BiasAdd, so its consumers keep working.
+        last = chain[-1]
         name, dtype, device = last.name, conv.attr["T"].type, last.device
         last.Clear()
         last.name, last.op, last.device = name, "BiasAdd", device
-        last.input.extend([conv.name, b_node.name])
+        last.input.extend([conv.name, bias])
         last.attr["T"].type = dtype
         last.attr["data_format"].s = b"NHWC"
         return True
 
 
 def fold_batch_norms(graph_def: graph_pb2.GraphDef, keep: Iterable[str] = ()) -> graph_pb2.GraphDef:
-    """Fold inference batch norm into the preceding convolution's weights plus a ``BiasAdd``.
+    """Fold per-channel affine ops after a convolution into its weights plus one ``BiasAdd``.
 
-    Matches ``Conv2D|DepthwiseConv2dNative [-> BiasAdd] -> FusedBatchNorm*`` and
-    ``... -> Mul(const) [-> Add|AddV2(const)]`` where the constants are per output channel.
-    Run :func:`fold_constants` first so Keras 3's decomposed BN is in that form. Nodes named in
-    ``keep`` are never folded away. Returns a new GraphDef; the input is not modified.
+    Follows ``Conv2D|DepthwiseConv2dNative`` through a chain of ``BiasAdd``,
+    ``FusedBatchNorm*`` (inference), and ``Mul``/``Add``/``AddV2``/``Sub`` by constants that
+    are per output channel, each the sole consumer of the previous node: conv+BN,
+    conv+bias+BN (Keras' ``use_bias=True``) and TF1's forms alike. Run :func:`fold_constants`
+    first so Keras 3's decomposed BN is in that form. Nodes named in ``keep`` are never folded
+    away. Returns a new GraphDef; the input is not modified.
     """
     keep = {node_name(k) for k in keep}
     folder = _Folder(graph_def, keep)
@@ -321,10 +340,104 @@ def fold_batch_norms(graph_def: graph_pb2.GraphDef, keep: Iterable[str] = ()) ->
     return folder.gd
 
 
+def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """The (before, after) zeros TensorFlow's ``padding="SAME"`` adds along one dimension.
+
+    >>> same_padding(112, 3, 2), same_padding(7, 3, 1)
+    ((0, 1), (1, 1))
+    """
+    out = -(-size // stride)
+    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def _static_shapes(graph_def: graph_pb2.GraphDef):
+    """tensor name -> static shape (a list, None for unknown dims), by importing the graph."""
+    import tensorflow as tf
+
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+
+    def shape(tensor: str) -> list[int | None] | None:
+        s = graph.get_tensor_by_name(tensor if ":" in tensor else tensor + ":0").shape
+        return None if s.rank is None else s.as_list()
+
+    return shape
+
+
+def _pad_amounts(pad: node_def_pb2.NodeDef, by_name) -> np.ndarray | None:
+    """A zero ``Pad``/``PadV2``'s constant ``[4, 2]`` amounts, or None."""
+    consts = [by_name.get(node_name(i)) for i in pad.input[1:]]
+    if any(c is None or c.op != "Const" for c in consts):
+        return None
+    amounts = _const_value(consts[0])
+    if pad.op == "PadV2" and np.any(_const_value(consts[1]) != 0):
+        return None
+    if amounts.shape != (4, 2) or np.any(amounts < 0):
+        return None
+    return amounts.astype(np.int64)
+
+
+def fold_pads(graph_def: graph_pb2.GraphDef, keep: Iterable[str] = ()) -> graph_pb2.GraphDef:
+    """Fold a zero ``Pad`` (Keras' ``ZeroPadding2D``) into the ``VALID`` convolution it feeds.
+
+    The convolution reads the unpadded input with ``padding="SAME"`` when the pad amounts are
+    exactly SAME's for the input's static height/width, else (``Conv2D`` only) with
+    ``padding="EXPLICIT"``. A ``DepthwiseConv2dNative`` keeps a pad SAME does not reproduce:
+    with EXPLICIT padding followed by ``BiasAdd + Relu6``, TF 2.21's grappler aborts the
+    process during shape inference. Only pads of height and width, with the pad the
+    convolution's sole input consumer and not named in ``keep``, are folded.
+    """
+    keep = {node_name(k) for k in keep}
+    gd = _copy(graph_def)
+    by_name = {n.name: n for n in gd.node}
+    users = _consumers(gd)
+    shape_of = None
+    for conv in gd.node:
+        if conv.op not in _CONV_OPS or conv.attr["data_format"].s not in (b"", b"NHWC"):
+            continue
+        pad = by_name.get(node_name(conv.input[0]))
+        if pad is None or pad.op not in ("Pad", "PadV2") or pad.name in keep:
+            continue
+        if output_index(conv.input[0]) or len(users[pad.name]) != 1:
+            continue
+        amounts = _pad_amounts(pad, by_name)
+        padding = conv.attr["padding"].s
+        if amounts is None or amounts[0].any() or amounts[3].any():
+            continue
+        if padding == b"VALID":
+            total = amounts
+        elif padding == b"EXPLICIT":
+            total = amounts + np.reshape(conv.attr["explicit_paddings"].list.i, (4, 2))
+        else:
+            continue
+        shape_of = shape_of or _static_shapes(graph_def)
+        in_shape, kernel = shape_of(pad.input[0]), shape_of(conv.input[1])
+        strides = list(conv.attr["strides"].list.i)
+        dilations = list(conv.attr["dilations"].list.i) or [1, 1, 1, 1]
+        same = None
+        if in_shape is not None and None not in in_shape[1:3] and None not in kernel[:2]:
+            same = [
+                same_padding(in_shape[d], kernel[d - 1], strides[d], dilations[d]) for d in (1, 2)
+            ]
+        if same is not None and total[1:3].tolist() == [list(s) for s in same]:
+            new_padding, explicit = b"SAME", []
+        elif conv.op == "Conv2D":
+            new_padding, explicit = b"EXPLICIT", total.reshape(-1).tolist()
+        else:
+            continue
+        conv.attr["padding"].s = new_padding
+        del conv.attr["explicit_paddings"].list.i[:]
+        conv.attr["explicit_paddings"].list.i.extend(explicit)
+        conv.input[0] = pad.input[0]
+    return gd
+
+
 def optimize(
     graph_def: graph_pb2.GraphDef, outputs: Iterable[str], inputs: Iterable[str] = ()
 ) -> graph_pb2.GraphDef:
-    """All passes: strip training nodes, fold constants, fold batch norms, prune to ``outputs``.
+    """All passes: strip training nodes, fold constants, batch norms and pads, prune to ``outputs``.
 
     ``inputs`` and ``outputs`` (node or tensor names) keep their names and meaning.
     """
@@ -333,4 +446,5 @@ def optimize(
     gd = strip_training_nodes(graph_def, outputs, keep)
     gd = fold_constants(gd, keep)
     gd = fold_batch_norms(gd, keep)
+    gd = fold_pads(gd, keep)
     return prune(gd, outputs)

@@ -1,4 +1,4 @@
-"""BN folding and training-node stripping keep a graph's outputs (random conv/BN graphs)."""
+"""BN, bias and pad folding and training-node stripping keep a graph's outputs (random graphs)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,19 @@ import tensorflow as tf
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from ftcore.export.optimize import count_ops, optimize, strip_training_nodes
+from ftcore.export.optimize import count_ops, optimize, same_padding, strip_training_nodes
 
 v1 = tf.compat.v1
 BN_KINDS = ("FusedBatchNorm", "FusedBatchNormV3", "keras_decomposed", "mul_add", "mul_only")
+BIAS_KINDS = (None, "BiasAdd", "keras", "AddV2")
 
 
-def _run(graph_def, x, output="out:0"):
+def _run(graph_def, x, output="out:0", inp="x:0"):
     g = tf.Graph()
     with g.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")
     with v1.Session(graph=g) as sess:
-        return sess.run(output, {"x:0": x})
+        return sess.run(output, {inp: x})
 
 
 def _batch_norm(y, kind: str, rng, channels: int):
@@ -42,22 +43,35 @@ def _batch_norm(y, kind: str, rng, channels: int):
     return tf.add(y * tf.reshape(scale, [1, 1, 1, channels]), tf.constant(beta))
 
 
+def _bias(y, kind: str, bias: np.ndarray):
+    """A conv bias as TF1 (``BiasAdd``), Keras 3 (``BiasAdd`` of ``Squeeze(Reshape(bias))``)
+    or a broadcast ``AddV2`` adds it."""
+    if kind == "BiasAdd":
+        return tf.nn.bias_add(y, bias)
+    if kind == "keras":
+        read = tf.identity(tf.constant(bias))  # ReadVariableOp -> Identity once frozen
+        return tf.nn.bias_add(y, tf.squeeze(tf.reshape(read, [1, 1, 1, -1]), axis=[0, 1, 2]))
+    return tf.add(y, tf.reshape(tf.constant(bias), [1, 1, 1, -1]))
+
+
+def _conv(conv: str, x, w: np.ndarray, stride: int, padding: str):
+    strides = [1, stride, stride, 1]
+    if conv == "Conv2D":
+        return tf.nn.conv2d(x, w, strides, padding)
+    return tf.nn.depthwise_conv2d(x, w, strides, padding)
+
+
 def conv_bn_graph(conv, kernel, cin, cout, stride, padding, bias, bn, relu, seed):
-    """A frozen graph: x -> conv [-> BiasAdd] -> BN [-> Relu6] -> out (all weights constants)."""
+    """A frozen graph: x -> conv [-> bias] -> BN [-> Relu6] -> out (all weights constants)."""
     rng = np.random.default_rng(seed)
     g = tf.Graph()
     with g.as_default():
         x = v1.placeholder(tf.float32, [None, 7, 7, cin], name="x")
-        if conv == "Conv2D":
-            w = rng.normal(size=[kernel, kernel, cin, cout]).astype(np.float32)
-            y = tf.nn.conv2d(x, w, [1, stride, stride, 1], padding)
-            channels = cout
-        else:
-            w = rng.normal(size=[kernel, kernel, cin, cout]).astype(np.float32)  # cout = multiplier
-            y = tf.nn.depthwise_conv2d(x, w, [1, stride, stride, 1], padding)
-            channels = cin * cout
+        w = rng.normal(size=[kernel, kernel, cin, cout]).astype(np.float32)  # depthwise: multiplier
+        y = _conv(conv, x, w, stride, padding)
+        channels = cout if conv == "Conv2D" else cin * cout
         if bias:
-            y = tf.nn.bias_add(y, rng.normal(size=channels).astype(np.float32))
+            y = _bias(y, bias, rng.normal(size=channels).astype(np.float32))
         y = _batch_norm(y, bn, rng, channels)
         if relu:
             y = tf.nn.relu6(y)
@@ -72,7 +86,7 @@ def conv_bn_graph(conv, kernel, cin, cout, stride, padding, bias, bn, relu, seed
     cout=st.integers(1, 3),
     stride=st.integers(1, 2),
     padding=st.sampled_from(["SAME", "VALID"]),
-    bias=st.booleans(),
+    bias=st.sampled_from(BIAS_KINDS),
     bn=st.sampled_from(BN_KINDS),
     relu=st.booleans(),
     seed=st.integers(0, 2**16),
@@ -86,13 +100,91 @@ def test_folding_batch_norm_keeps_outputs(
     graph_def = conv_bn_graph(conv, kernel, cin, cout, stride, padding, bias, bn, relu, seed)
     folded = optimize(graph_def, outputs=["out"], inputs=["x"])
     ops = count_ops(folded)
-    assert not {"FusedBatchNorm", "FusedBatchNormV3", "Mul", "Rsqrt", "Add", "AddV2"} & set(ops), (
-        ops
-    )
+    folded_away = {"FusedBatchNorm", "FusedBatchNormV3", "Mul", "Rsqrt", "Add", "AddV2"}
+    assert not (folded_away | {"Squeeze", "Reshape"}) & set(ops), ops
     assert ops[conv] == 1 and ops["BiasAdd"] == 1
     x = np.random.default_rng(seed + 1).normal(size=[3, 7, 7, cin]).astype(np.float32)
     want, got = _run(graph_def, x), _run(folded, x)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(want).max()))
+
+
+def pad_conv_graph(conv, kernel, channels, stride, pads, size, static, seed):
+    """x -> Relu -> Pad(H, W by ``pads``) -> VALID conv -> BiasAdd -> Relu6 -> out."""
+    rng = np.random.default_rng(seed)
+    g = tf.Graph()
+    with g.as_default():
+        x = v1.placeholder(tf.float32, [None, size if static else None, size, channels], name="x")
+        top, bottom, left, right = pads
+        y = tf.pad(tf.nn.relu(x), [[0, 0], [top, bottom], [left, right], [0, 0]])
+        w = rng.normal(size=[kernel, kernel, channels, 2]).astype(np.float32)
+        y = _conv(conv, y, w, stride, "VALID")
+        y = tf.nn.bias_add(y, rng.normal(size=y.shape[-1]).astype(np.float32))
+        tf.identity(tf.nn.relu6(y), name="out")
+    return g.as_graph_def()
+
+
+@given(
+    conv=st.sampled_from(["Conv2D", "DepthwiseConv2dNative"]),
+    kernel=st.integers(1, 3),
+    channels=st.integers(1, 3),
+    stride=st.integers(1, 2),
+    pads=st.tuples(*[st.integers(0, 2)] * 4),
+    size=st.integers(4, 8),
+    static=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_folding_pads_keeps_outputs(conv, kernel, channels, stride, pads, size, static, seed):
+    graph_def = pad_conv_graph(conv, kernel, channels, stride, pads, size, static, seed)
+    folded = optimize(graph_def, outputs=["out"], inputs=["x"])
+    (node,) = [n for n in folded.node if n.op == conv]
+    same = (
+        static
+        and pads[:2] == same_padding(size, kernel, stride)
+        and pads[2:] == same_padding(size, kernel, stride)
+    )
+    # A depthwise conv gets SAME or keeps its Pad (EXPLICIT + BiasAdd + Relu6 aborts TF 2.21).
+    assert count_ops(folded)["Pad"] == (0 if same or conv == "Conv2D" else 1)
+    want_padding = b"SAME" if same else b"EXPLICIT" if conv == "Conv2D" else b"VALID"
+    assert node.attr["padding"].s == want_padding
+    x = np.random.default_rng(seed + 1).normal(size=[2, size, size, channels]).astype(np.float32)
+    np.testing.assert_allclose(_run(folded, x), _run(graph_def, x), rtol=1e-5, atol=1e-5)
+
+
+def test_keras_layers_fold_to_convolutions_bias_adds_and_one_pad():
+    """Keras' ZeroPadding2D, conv biases and BatchNormalization fold; only the depthwise pad
+    that SAME does not reproduce stays."""
+    import keras
+
+    from ftcore.export.pb import keras_graph_def
+
+    keras.utils.set_random_seed(0)
+    layers = keras.layers
+    inp = keras.Input((16, 16, 3))
+    y = layers.ZeroPadding2D(((0, 1), (0, 1)))(inp)  # SAME's padding for 3x3 stride 2 on 16
+    y = layers.ReLU(6.0)(layers.BatchNormalization()(layers.Conv2D(8, 3, strides=2)(y)))
+    y = layers.ZeroPadding2D(((1, 1), (1, 1)))(y)  # SAME for 3x3 stride 1
+    y = layers.BatchNormalization()(layers.DepthwiseConv2D(3)(y))
+    y = layers.ZeroPadding2D(((1, 1), (1, 1)))(y)  # SAME would pad (0, 1) for stride 2 on 8
+    y = layers.DepthwiseConv2D(3, strides=2)(y)
+    out = layers.Dense(4)(layers.GlobalAveragePooling2D()(y))
+    model = keras.Model(inp, out)
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights(
+                [rng.uniform(0.5, 1.5, gamma.shape), rng.normal(size=beta.shape),
+                 rng.normal(size=mean.shape), rng.uniform(0.5, 1.5, var.shape)]
+            )  # fmt: skip
+    graph_def, inputs, outputs = keras_graph_def(model)
+    folded = optimize(graph_def, outputs=[outputs[0].name], inputs=[inputs[0].name])
+    ops = count_ops(folded)
+    assert ops["Pad"] == 1 and not {"Mul", "AddV2", "Sub", "Squeeze", "Rsqrt"} & set(ops), ops
+    assert ops["BiasAdd"] == 4  # three convolutions (bias + BN folded) and the Dense layer
+    x = rng.normal(size=[3, 16, 16, 3]).astype(np.float32)
+    got = _run(folded, x, output=outputs[0].name, inp=inputs[0].name)
+    want = model(x, training=False).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
 def _conv_then(consumers):
