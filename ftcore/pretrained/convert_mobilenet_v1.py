@@ -62,9 +62,7 @@ class SourceGraph:
         self.arrays = {
             n.name: tensor_util.MakeNdarray(n.attr["value"].tensor)
             for n in self.graph_def.node
-            if n.op == "Const"
-            and re.fullmatch(r"MobilenetV1/(Conv2d_\d+|Logits)\w*/.+", n.name)
-            and "/MobilenetV1/" not in n.name
+            if n.op == "Const" and re.fullmatch(r"MobilenetV1/(Conv2d_\d+|Logits)\w*/.+", n.name)
         }
         if len(self.arrays) != NUM_ARRAYS:
             raise InvalidFileError(
