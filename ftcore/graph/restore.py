@@ -11,11 +11,21 @@ Methods 1 and 2 return a :class:`RestoredGraph`, whose :meth:`~RestoredGraph.val
 variable's *value* by name (``get_tensor_by_name("w:0")`` on a resource variable is only a
 handle).
 
-    >>> net = restore_meta_graph("runs/slim")                       # doctest: +SKIP
-    >>> net.value("MobilenetV2/Conv/weights").shape                  # doctest: +SKIP
-    (3, 3, 3, 16)
-    >>> net.run("MobilenetV2/Predictions/Reshape_1", {"input": images}).shape  # doctest: +SKIP
-    (4, 5)
+    >>> import numpy as np
+    >>> from ftcore_fixtures.build import ensure_built
+    >>> built = ensure_built()  # the test models: a slim MobileNetV2 checkpoint and its .pb
+    >>> images = np.zeros((4, 32, 32, 3), np.float32)
+    >>> with restore_meta_graph(built.slim_ckpt_dir) as net:  # 1. from the .meta
+    ...     w = net.value("MobilenetV2/Conv/weights")
+    ...     p1 = net.run("MobilenetV2/Predictions/Reshape_1", {"input": images})
+    >>> w.shape, p1.shape
+    ((3, 3, 3, 16), (4, 5))
+    >>> with restore_slim_mobilenet_v2(built.slim_ckpt_dir, 5, 0.35) as net:  # 2. built in code
+    ...     p2 = net.run("MobilenetV2/Predictions/Reshape_1", {"input": images})
+    >>> with load_pb(built.frozen_pb) as net:  # 3. a frozen .pb
+    ...     p3 = net.run("MobilenetV2/Predictions/Reshape_1", {"import/input": images})
+    >>> bool(np.allclose(p1, p2, atol=1e-5) and np.allclose(p1, p3, atol=1e-5))
+    True
 """
 
 from __future__ import annotations
@@ -95,11 +105,7 @@ class RestoredGraph:
 
 
 def read_variable(session: v1.Session, name: str) -> np.ndarray:
-    """The value of the variable ``name`` in ``session``'s graph (never its resource handle).
-
-    >>> read_variable(sess, "MobilenetV2/Conv/weights:0").shape  # doctest: +SKIP
-    (3, 3, 3, 16)
-    """
+    """The value of the variable ``name`` in ``session``'s graph (never its resource handle)."""
     return session.run(resolve_variable(session.graph, name))
 
 
@@ -146,8 +152,6 @@ def load_meta_graph(meta: str | os.PathLike, trust: bool = False) -> tf.Graph:
 
     Ops outside inference, variables, saving, gradients, optimizers and summaries raise
     :class:`~ftcore.errors.UnsafeGraphError` unless ``trust=True``.
-
-        >>> g = load_meta_graph("runs/slim/model.ckpt-1200.meta")  # doctest: +SKIP
     """
     meta_def = read_meta_graph_def(meta)
     check_graph(
@@ -203,9 +207,6 @@ def restore_meta_graph(
     be in the checkpoint with its shape and dtype, else :class:`MismatchError` with the plan
     report: that is what a ``.meta`` from another graph produces. ``config`` configures the
     session (devices, threads).
-
-        >>> with restore_meta_graph("runs/slim") as net:  # doctest: +SKIP
-        ...     probs = net.run("MobilenetV2/Predictions/Reshape_1", {"input": images})
     """
     prefix = resolve_checkpoint(checkpoint)
     meta_path = Path(meta) if meta is not None else find_meta(prefix)
@@ -232,10 +233,16 @@ def restore_built_graph(
     ``lambda g: ancestor_variables(g, "MobilenetV2/expanded_conv_14/output")`` to restore a
     subset. Variables not restored are initialized (never the other way round).
 
+        >>> from ftcore.graph.nets.slim_mobilenet_v2 import mobilenet_v2
+        >>> from ftcore.graph.var_selection import ancestor_variables
+        >>> from ftcore_fixtures.build import ensure_built
         >>> def build():
         ...     x = tf.compat.v1.placeholder(tf.float32, [None, 32, 32, 3], name="input")
         ...     mobilenet_v2(x, num_classes=5, depth_multiplier=0.35)
-        >>> net = restore_built_graph(build, "runs/slim")  # doctest: +SKIP
+        >>> upto = lambda g: ancestor_variables(g, "MobilenetV2/expanded_conv_14/output")
+        >>> with restore_built_graph(build, ensure_built().slim_ckpt_dir, upto) as net:
+        ...     print(net.plan.report().splitlines()[0].split(": ", 1)[1])
+        225 to restore, 0 graph-only, 38 checkpoint-only, 0 shape/dtype mismatches
     """
     graph = tf.Graph()
     with graph.as_default():
@@ -252,10 +259,7 @@ def restore_slim_mobilenet_v2(
     is_training: bool = False,
     strict: bool = True,
 ) -> RestoredGraph:
-    """Method 2 for the slim MobileNetV2: placeholder ``input`` ``[None, S, S, 3]``, then restore.
-
-    >>> net = restore_slim_mobilenet_v2("runs/slim", num_classes=5, depth_multiplier=0.35)  # doctest: +SKIP
-    """
+    """Method 2 for the slim MobileNetV2: placeholder ``input`` ``[None, S, S, 3]``, then restore."""
     from ftcore.graph.nets.slim_mobilenet_v2 import mobilenet_v2
 
     def build() -> None:
@@ -312,10 +316,8 @@ class PbGraph:
 def load_pb(path: str | os.PathLike, prefix: str = "import", trust: bool = False) -> PbGraph:
     """Method 3: load a frozen ``.pb`` (refusing file/code ops unless ``trust=True``).
 
-    Tensors are then looked up with or without ``prefix`` (TF's default ``"import"``):
-
-        >>> with load_pb("model.pb") as net:  # doctest: +SKIP
-        ...     probs = net.run("MobilenetV2/Predictions/Reshape_1", {"import/input": images})
+    Tensors are then looked up with or without ``prefix`` (TF's default ``"import"``);
+    see the module's example.
     """
     graph = import_graph(load_graph_def(path, trust=trust), prefix, source=str(path))
     return PbGraph(graph, v1.Session(graph=graph), prefix, str(path))

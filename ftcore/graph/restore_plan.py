@@ -11,10 +11,24 @@ with equal shape and dtype), ``graph_only`` (the checkpoint lacks it), ``mismatc
 variable *not* restored, then restores the plan. :func:`verify_restored` detects the classic
 mistake of running ``global_variables_initializer()`` after a restore.
 
-    >>> plan = plan_restore(ancestor_variables(g, target), "runs/slim")  # doctest: +SKIP
-    >>> print(plan.report())                                             # doctest: +SKIP
-    restore plan for runs/slim/model.ckpt-1200: 158 to restore, 0 graph-only, ...
-    >>> restore_and_initialize(sess, plan)                               # doctest: +SKIP
+    >>> from ftcore.graph.nets.slim_mobilenet_v2 import mobilenet_v2
+    >>> from ftcore.graph.var_selection import ancestor_variables
+    >>> from ftcore_fixtures.build import ensure_built
+    >>> g = tf.Graph()
+    >>> with g.as_default():
+    ...     x = v1.placeholder(tf.float32, [None, 32, 32, 3], name="input")
+    ...     _ = mobilenet_v2(x, num_classes=5, depth_multiplier=0.35)
+    >>> var_list = ancestor_variables(g, "MobilenetV2/expanded_conv_14/output")
+    >>> plan = plan_restore(var_list, ensure_built().slim_ckpt_dir)
+    >>> plan.complete, len(plan.to_restore), len(plan.checkpoint_only)
+    (True, 225, 38)
+    >>> with v1.Session(graph=g) as sess:
+    ...     _ = restore_and_initialize(sess, plan)
+    ...     verify_restored(sess, plan)  # passes
+    ...     sess.run(v1.variables_initializer(var_list))  # the classic mistake
+    ...     verify_restored(sess, plan)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ftcore.errors.MismatchError: 225 of 225 restored variables no longer equal checkpoint ...
 """
 
 from __future__ import annotations
@@ -123,8 +137,6 @@ def plan_restore(
 
     ``checkpoint`` is a directory (newest checkpoint), a prefix or a checkpoint file. A scope
     in ``assignment_map`` that matches nothing raises :class:`UnknownNameError`.
-
-        >>> plan = plan_restore(var_list, "runs/slim", {"MobilenetV2/": "student/"})  # doctest: +SKIP
     """
     prefix = resolve_checkpoint(checkpoint)
     ckpt = {i.name: i for i in checkpoint_contents(prefix)}
@@ -167,8 +179,6 @@ def restore(session: v1.Session, plan: RestorePlan, strict: bool = True) -> Rest
     planned variable is graph-only or mismatched; lenient mode restores the matching part
     and returns the plan so the caller can report the rest. A truncated or corrupt data
     file raises :class:`InvalidFileError`.
-
-        >>> restore(sess, plan_restore(var_list, "runs/slim"))  # doctest: +SKIP
     """
     if strict and not plan.complete:
         raise MismatchError("cannot restore strictly:\n" + plan.report())
@@ -204,8 +214,6 @@ def restore_and_initialize(
 
     The two sets are disjoint, so no order of these steps can clobber a restored weight.
     ``skip`` names variables already holding values (e.g. trained earlier) to leave alone.
-
-        >>> restore_and_initialize(sess, plan_restore(ancestor_variables(g, target), ckpt))  # doctest: +SKIP
     """
     if strict and not plan.complete:
         raise MismatchError("cannot restore strictly:\n" + plan.report())
@@ -234,8 +242,6 @@ def verify_restored(
     This is how "restore, then ``global_variables_initializer()``" is caught: the
     initializer overwrote restored weights with fresh random values. ``exclude(name)``
     skips variables that are meant to change (those being trained).
-
-        >>> verify_restored(sess, plan)  # doctest: +SKIP
     """
     reader = tf.train.load_checkpoint(plan.checkpoint)
     pairs = [(g, key) for g, key in plan.to_restore if not (exclude and exclude(g))]

@@ -9,10 +9,13 @@ file or network op TensorFlow adds next; the allow-list fails closed, and the ca
 extra ops explicitly (``allow_ops={"MyOp"}``) or to everything (``trust=True``).
 Refusals name the offending nodes and, for known dangerous ops, what they do.
 
-    >>> gd = load_graph_def("model.pb")  # parse check + safety check  # doctest: +SKIP
-    >>> check_graph(gd)  # doctest: +SKIP
+    >>> import tensorflow as tf
+    >>> g = tf.Graph()
+    >>> with g.as_default():
+    ...     _ = tf.io.write_file("/tmp/leak", tf.constant("x"), name="leak")
+    >>> check_graph(g.as_graph_def())  # load_graph_def("model.pb") runs the same check
     Traceback (most recent call last):
-    UnsafeGraphError: graph contains ops outside the safe inference set: node 'leak' (WriteFile: writes files)
+    ftcore.errors.UnsafeGraphError: graph contains ops outside the safe inference set: node 'leak' (WriteFile: writes files); ...
 """
 
 from __future__ import annotations

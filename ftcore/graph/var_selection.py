@@ -138,9 +138,6 @@ def ancestor_variables(
     statistics written by UPDATE_OPS of a training-mode batch norm on the path unless
     ``include_moving_statistics=False``; excludes optimizer slots and the global step.
     Raises :class:`~ftcore.errors.UnknownNameError` (with close matches) for an unknown name.
-
-        >>> var_list = ancestor_variables(g, "MobilenetV2/expanded_conv_14/output:0")  # doctest: +SKIP
-        >>> tf.compat.v1.train.Saver(var_list).restore(sess, ckpt)  # doctest: +SKIP
     """
     path = _ancestor_tensors(_as_tensors_or_ops(graph, targets))
     var_ops = {t.op for t in path if t.op.type in VARIABLE_OPS}

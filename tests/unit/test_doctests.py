@@ -1,5 +1,7 @@
-"""Every docstring example in ftcore and its fixtures package runs and prints what it says
-(examples that need files a user has, not the test machine, are marked ``+SKIP``)."""
+"""Every docstring example in ftcore and its fixtures package runs and prints what it says.
+
+Examples that need a checkpoint or a ``.pb`` use the test models of ``ftcore_fixtures`` (the
+``pretrained`` fixture builds them first, so no build output lands in an example's output)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ MODULES = (
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples(name):
+def test_docstring_examples(name, pretrained):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0, result
