@@ -15,9 +15,13 @@ import filecmp
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ftcore.atomic import atomic_path
 from ftcore.errors import FtcoreError
+
+if TYPE_CHECKING:
+    from ftcore.pretrained.store import Store
 
 ENTRY = "mobilenet-v1-keras"
 
@@ -30,18 +34,23 @@ KERAS_FILES: dict[str, str] = {
 
 
 def install_keras_weights(
-    store=None, keras_dir: str | os.PathLike | None = None, overwrite: bool = False
+    store: Store | None = None,
+    keras_dir: str | os.PathLike | None = None,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Copy the ``mobilenet-v1-keras`` entry (fetched first if needed) into Keras' cache.
 
     ``keras_dir`` defaults to Keras' own (``$KERAS_HOME/models``). A different file already
     there under the same name (e.g. Keras' real download) is kept unless ``overwrite``.
     """
-    from ftcore.keras.backbone import keras_cache_dir
     from ftcore.pretrained.store import Store
 
     src_dir = (store or Store()).fetch(ENTRY)
-    dest_dir = Path(keras_dir) if keras_dir is not None else keras_cache_dir()
+    if keras_dir is None:
+        from ftcore.keras.backbone import keras_cache_dir  # imports Keras
+
+        keras_dir = keras_cache_dir()
+    dest_dir = Path(keras_dir)
     clashes = [
         dest_dir / name
         for name, src in KERAS_FILES.items()

