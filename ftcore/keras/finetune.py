@@ -44,6 +44,7 @@ from ftcore.keras.callbacks import (
 )
 from ftcore.keras.compile_guard import CompileGuard, compile_model
 from ftcore.keras.feature_cache import cache_blockers, extract_features, fit_features, split_at_head
+from ftcore.keras.multi_worker import allow_multi_worker, is_multi_worker
 from ftcore.keras.stages import Stage
 from ftcore.keras.trainable import set_trainable_flags, trainable_flags
 
@@ -143,7 +144,9 @@ def fine_tune(
       histograms (``<log_dir>/weights``) of ``histogram_layers`` (default: a few base layers
       and the head).
     - ``strategy``: a ``tf.distribute`` strategy; a model built outside its scope is cloned
-      into it, trained there, and its weights copied back into ``model``.
+      into it, trained there, and its weights copied back into ``model``. Under a
+      ``MultiWorkerMirroredStrategy`` (one process per worker, same call, ``TF_CONFIG``) every
+      worker ends with the same weights (see :mod:`ftcore.keras.multi_worker`).
 
     Raises EmptyDataError, MismatchError (input/label/head shapes), FtcoreError (caching
     forced but invalid).
@@ -243,8 +246,11 @@ def _run_stages(model, x, y, stages: Sequence[Stage], o: _Options) -> FineTuneRe
         cached = o.cache_features in (True, "auto") and not blockers
         compile_model(model, stage.make_optimizer(model), o.loss, o.metrics)
         fit_model, fx, fval = model, x, o.validation_data
+        multi_worker = is_multi_worker(tf.distribute.get_strategy())
         if cached:
             base, fit_model = split_at_head(model)
+            if multi_worker:
+                allow_multi_worker(base)
             fx = extract_features(base, x, o.batch_size)
             if o.validation_data is not None:
                 fval = (
@@ -252,6 +258,8 @@ def _run_stages(model, x, y, stages: Sequence[Stage], o: _Options) -> FineTuneRe
                     o.validation_data[1],
                 )
             compile_model(fit_model, stage.make_optimizer(model), o.loss, o.metrics)
+        if multi_worker:
+            allow_multi_worker(fit_model)
         initial_epoch = start_epoch if i == start_stage else 0
         if saved is not None and i == start_stage and initial_epoch > 0:
             _restore_optimizer(fit_model, saved)
