@@ -111,10 +111,12 @@ def _pip_download(source: Source, dest: Path, index: PackageIndex, why: str) -> 
     if result.returncode == 0:  # pip chose another file (e.g. a wheel instead of the sdist)
         got = sorted(p.name for p in dest.iterdir())
         raise RegistryError(f"pip downloaded {got} for {source.requirement}, not {source.archive}")
-    if _NETWORK.search(log):
+    offline = next((ln for ln in lines if _NETWORK.search(ln)), None)
+    if offline is not None:
+        reason = offline if len(offline) <= 240 else f"{offline[:120]} ... {offline[-100:]}"
         raise RegistryUnreachableError(
             f"cannot reach the package registry to download {source.requirement} "
-            f"({source.kind}): {last}; {hint}"
+            f"({source.kind}): {reason}; {hint}"
         )
     raise RegistryError(
         f"pip could not download {source.requirement} ({source.kind}): {last}; {hint}"
