@@ -1,4 +1,4 @@
-"""Atomic file output: a file is either complete at its final path or not there at all.
+"""Atomic output: a file or directory is either complete at its final path or not there at all.
 
 >>> import tempfile, pathlib
 >>> out = pathlib.Path(tempfile.mkdtemp()) / "model.pb"
@@ -6,16 +6,69 @@
 ...     _ = tmp.write_bytes(b"graph")
 >>> out.read_bytes()
 b'graph'
+>>> cache = build_once(out.parent / "cache", lambda tmp: (tmp / "w.h5").write_bytes(b"w"))
+>>> sorted(p.name for p in cache.iterdir())
+['w.h5']
+
+Fault injection (for tests; costs one ``is None`` check per commit when unset): the
+environment variable ``FTCORE_ATOMIC_FAULT``, read at import, names what happens at each
+commit boundary (a temporary file or directory complete but not yet renamed: ``staged``;
+just renamed into place: ``replaced``), counted from 1 across the process:
+
+- ``trace=FILE`` appends ``<n> <boundary> <final path>`` to ``FILE``;
+- ``kill=N`` sends the process SIGKILL at boundary ``N`` (after tracing it, if both are
+  given as ``kill=N,trace=FILE``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+FAULT_ENV = "FTCORE_ATOMIC_FAULT"
+
+
+def _parse_fault(spec: str | None) -> dict[str, str] | None:
+    if not spec:
+        return None
+    fault = dict(part.split("=", 1) for part in spec.split(","))
+    unknown = set(fault) - {"kill", "trace"}
+    if unknown:
+        raise ValueError(
+            f"{FAULT_ENV}={spec!r}: unknown key(s) {sorted(unknown)}; use kill=N, trace=FILE"
+        )
+    return fault
+
+
+_FAULT = _parse_fault(os.environ.get(FAULT_ENV))
+_boundaries = 0
+
+
+def _boundary(stage: str, path: Path) -> None:
+    """A commit boundary: trace it and/or die here when ``FTCORE_ATOMIC_FAULT`` says so."""
+    global _boundaries
+    if _FAULT is None:
+        return
+    _boundaries += 1
+    if "trace" in _FAULT:
+        with open(_FAULT["trace"], "a") as f:
+            f.write(f"{_boundaries} {stage} {path}\n")
+    if _FAULT.get("kill") == str(_boundaries):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -33,9 +86,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     tmp = Path(tmp_name)
     try:
         yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        move(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -56,11 +107,24 @@ def atomic_files(
     try:
         yield tmp
         for f in sorted((p for p in tmp.iterdir() if p.is_file()), key=last):
-            with open(f, "rb+") as handle:
-                os.fsync(handle.fileno())
-            os.replace(f, directory / f.name)
+            move(f, directory / f.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def move(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """``os.replace(src, dst)`` after flushing ``src`` to disk (same file system only).
+
+    Writers that cannot use :func:`atomic_path` (a library writing several files into a
+    temporary folder) move each complete file into place with this.
+    """
+    src, dst = Path(src), Path(dst)
+    _fsync(src)
+    _boundary("staged", dst)
+    os.replace(src, dst)
+    _fsync(dst.parent)
+    _boundary("replaced", dst)
+    return dst
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -73,3 +137,40 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically and return the path."""
     return write_bytes(path, text.encode("utf-8"))
+
+
+def build_once(
+    path: str | os.PathLike,
+    build: Callable[[Path], object],
+    complete: Callable[[Path], bool] = Path.is_dir,
+) -> Path:
+    """Create directory ``path`` by ``build(tmp)`` unless ``complete(path)``; return ``path``.
+
+    ``build`` fills an empty temporary directory beside ``path``, which is renamed to
+    ``path`` only when ``build`` returns, so ``path`` is complete or absent. Concurrent
+    callers (threads or processes) serialize on an ``fcntl.flock`` of ``.<name>.lock``
+    beside it: the first builds, the others wait and return the finished directory.
+    Temporary directories of killed builds, and a ``path`` that is there but not
+    ``complete`` (a stale format), are removed first.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        if complete(path):
+            return path
+        for stale in path.parent.glob(f".{path.name}.*.tmpdir"):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmpdir", dir=path.parent))
+        try:
+            if path.exists():
+                os.replace(path, tmp / "stale")
+                shutil.rmtree(tmp / "stale")
+            build(tmp)
+            for f in tmp.rglob("*"):
+                _fsync(f)
+            move(tmp, path)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+    return path

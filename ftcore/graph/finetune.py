@@ -362,10 +362,13 @@ class GraphFineTuner:
     def save(self, directory: str | os.PathLike, name: str = "model.ckpt") -> str:
         """Save all variables and the meta graph as ``directory/name-<step>``; return the prefix.
 
-        Files are written to a temporary folder and moved in (index last, then the
-        ``checkpoint`` state file), so a crash never leaves a half-written checkpoint. The
-        result restores through :func:`~ftcore.graph.restore.restore_meta_graph` and, after
-        rebuilding with :func:`attach_head`, :func:`~ftcore.graph.restore.restore_built_graph`.
+        Files are written to a temporary folder and moved in (index last), then the
+        ``checkpoint`` state file names the new prefix, so a crash never leaves the state
+        file naming a half-written checkpoint. Saving a step that is already there keeps the
+        old files readable as ``<prefix>.previous`` (hard links, named by the state file)
+        until the new ones are complete. The result restores through
+        :func:`~ftcore.graph.restore.restore_meta_graph` and, after rebuilding with
+        :func:`attach_head`, :func:`~ftcore.graph.restore.restore_built_graph`.
         """
         directory = Path(directory)
         step = int(self.session.run(self.global_step))
@@ -378,10 +381,12 @@ class GraphFineTuner:
                 )
             stem = Path(saved).name
             (tmp / "tmp_state").unlink(missing_ok=True)  # Saver's own state file: ours follows
-        write_text(
-            directory / "checkpoint",
-            f'model_checkpoint_path: "{stem}"\nall_model_checkpoint_paths: "{stem}"\n',
-        )
+            backup = _link_previous(directory, stem)
+            if backup:
+                _write_state(directory, backup)
+        _write_state(directory, stem)
+        for f in directory.glob(f"{backup}.*") if backup else ():
+            f.unlink()
         return str(directory / stem)
 
     def close(self) -> None:
@@ -392,3 +397,30 @@ class GraphFineTuner:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _write_state(directory: Path, stem: str) -> None:
+    """Point ``directory/checkpoint`` (TF's state file) at ``stem``, atomically."""
+    write_text(
+        directory / "checkpoint",
+        f'model_checkpoint_path: "{stem}"\nall_model_checkpoint_paths: "{stem}"\n',
+    )
+
+
+def _link_previous(directory: Path, stem: str) -> str | None:
+    """Hard-link a complete existing checkpoint ``stem`` to ``<stem>.previous``; return that
+    name, or None if there is no such checkpoint. A backup that the state file already names
+    (a save interrupted while moving files in) is the complete one and is kept as it is."""
+    backup = f"{stem}.previous"
+    state = directory / "checkpoint"
+    if state.is_file() and f'model_checkpoint_path: "{backup}"' in state.read_text():
+        return backup
+    if not (directory / f"{stem}.index").is_file():
+        return None
+    for f in directory.glob(f"{stem}.*"):
+        if f.name.startswith(backup):
+            continue
+        link = directory / (backup + f.name[len(stem) :])
+        link.unlink(missing_ok=True)
+        os.link(f, link)
+    return backup

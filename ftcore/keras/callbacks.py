@@ -16,7 +16,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ftcore.atomic import atomic_path, write_bytes, write_text
+from ftcore.atomic import atomic_path, write_bytes
+from ftcore.errors import InvalidFileError
 from ftcore.keras.head import in_head
 from ftcore.keras.trainable import leaves
 
@@ -60,25 +61,30 @@ class LatestCheckpoint(keras.callbacks.Callback):
 def write_checkpoint(
     directory: Path, model: keras.Model, optimizer, stage: int, epoch: int, best: dict
 ) -> None:
-    """Write ``latest.npz`` (model weights + optimizer variables) then ``latest.json``."""
+    """Write ``latest.npz``: model weights, optimizer variables and the state
+    ``{"stage", "epoch", "best"}`` in one file, so one atomic rename commits all three."""
     buf = io.BytesIO()
     arrays = {f"w{i}": w for i, w in enumerate(model.get_weights())}
     opt_vars = optimizer.variables if optimizer is not None and optimizer.built else []
     arrays.update({f"o{i}": np.asarray(v.numpy()) for i, v in enumerate(opt_vars)})
-    np.savez(buf, **arrays)
-    write_bytes(directory / "latest.npz", buf.getvalue())
     state = {"stage": stage, "epoch": epoch, "best": best.get("value")}
-    write_text(directory / "latest.json", json.dumps(state))
+    np.savez(buf, state=np.array(json.dumps(state)), **arrays)
+    write_bytes(directory / "latest.npz", buf.getvalue())
 
 
 def read_checkpoint(directory: Path) -> tuple[dict, dict[str, np.ndarray]] | None:
     """``(state, arrays)`` of the latest checkpoint in ``directory``, or None."""
-    state_path = Path(directory) / "latest.json"
-    if not state_path.is_file():
+    path = Path(directory) / "latest.npz"
+    if not path.is_file():
         return None
-    with np.load(Path(directory) / "latest.npz", allow_pickle=False) as z:
+    with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
-    return json.loads(state_path.read_text()), arrays
+    if "state" not in arrays:
+        raise InvalidFileError(
+            f"{path} has no training state: not written by this version of ftcore's "
+            "fine_tune; remove it or run without resume=True"
+        )
+    return json.loads(str(arrays.pop("state"))), arrays
 
 
 class TensorBoardLogger(keras.callbacks.Callback):

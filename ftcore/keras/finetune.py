@@ -138,7 +138,7 @@ def fine_tune(
       :func:`ftcore.keras.feature_cache.cache_blockers` finds nothing against it (else it trains
       through the base); ``True`` raises instead of falling back; ``False`` never caches.
     - ``augment(batch) -> batch`` is applied to training inputs (and disables caching).
-    - ``checkpoint_dir``: ``best.keras`` (best ``val_loss``, else ``loss``) and ``latest.*``
+    - ``checkpoint_dir``: ``best.keras`` (best ``val_loss``, else ``loss``) and ``latest.npz``
       after every epoch; ``resume=True`` continues from ``latest`` (stage, epoch, optimizer).
     - ``log_dir``: TensorBoard loss/metrics per stage (``<log_dir>/<i>_<stage>``) and weight
       histograms (``<log_dir>/weights``) of ``histogram_layers`` (default: a few base layers

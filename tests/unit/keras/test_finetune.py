@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import keras
@@ -23,6 +22,7 @@ from ftcore.keras import (
     head_stage,
     unfreeze_stage,
 )
+from ftcore.keras.callbacks import read_checkpoint
 from ftcore.keras.head import attach_head
 from ftcore.keras.trainable import leaves, trainable_flags
 from tests.helpers.keras_nets import build_net, changed, data_for, net_specs, snapshot
@@ -252,7 +252,7 @@ def test_resume_from_latest_checkpoint_matches_an_uninterrupted_run(tmp_path):
         return model
 
     def state():
-        saved = json.loads((tmp_path / "b" / "latest.json").read_text())
+        saved, _ = read_checkpoint(tmp_path / "b")
         return saved["stage"], saved["epoch"]
 
     reference = run(tmp_path / "a")

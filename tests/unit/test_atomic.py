@@ -1,0 +1,180 @@
+"""ftcore.atomic: files and directories appear complete or not at all; the fault hook.
+
+In-process and fast (no TensorFlow); the kills of real writers are in tests/faults/."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ftcore import atomic
+from ftcore.atomic import FAULT_ENV, atomic_files, atomic_path, build_once, move, write_text
+
+
+def _names(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def test_atomic_path_replaces_only_on_success(tmp_path):
+    out = tmp_path / "sub" / "model.pb"
+    with atomic_path(out) as tmp:
+        assert tmp.parent == out.parent and tmp.name.startswith(".model.pb.")
+        assert tmp.name.endswith(".tmp") and not out.exists()
+        tmp.write_bytes(b"new")
+    assert out.read_bytes() == b"new" and _names(out.parent) == ["model.pb"]
+    with pytest.raises(RuntimeError), atomic_path(out, suffix=".keras") as tmp:
+        assert tmp.name.endswith(".keras")
+        tmp.write_bytes(b"half")
+        raise RuntimeError("writer failed")
+    assert out.read_bytes() == b"new" and _names(out.parent) == ["model.pb"]
+
+
+def test_write_helpers_return_the_path_and_replace(tmp_path):
+    out = tmp_path / "a.json"
+    assert atomic.write_bytes(out, b"\x00\x01") == out and out.read_bytes() == b"\x00\x01"
+    assert write_text(out, "é") == out and out.read_bytes() == "é".encode()
+    assert _names(tmp_path) == ["a.json"]
+
+
+def test_move_replaces_and_returns_the_destination(tmp_path):
+    (tmp_path / "src").write_text("new")
+    (tmp_path / "dst").write_text("old")
+    assert move(tmp_path / "src", tmp_path / "dst") == tmp_path / "dst"
+    assert _names(tmp_path) == ["dst"] and (tmp_path / "dst").read_text() == "new"
+
+
+def test_atomic_files_moves_last_files_last_and_nothing_on_error(tmp_path, monkeypatch):
+    log = tmp_path / "trace.log"
+    monkeypatch.setattr(atomic, "_FAULT", {"trace": str(log)})  # what FTCORE_ATOMIC_FAULT sets
+    with atomic_files(tmp_path / "ckpt", last=lambda p: p.suffix == ".index") as tmp:
+        for name in ["m.index", "m.data", "m.meta"]:
+            (tmp / name).write_text(name)
+    order = [
+        Path(line.split()[2]).name for line in log.read_text().splitlines() if "replaced" in line
+    ]
+    assert order[-1] == "m.index" and sorted(order) == ["m.data", "m.index", "m.meta"]
+    assert _names(tmp_path / "ckpt") == ["m.data", "m.index", "m.meta"]
+    with pytest.raises(ValueError), atomic_files(tmp_path / "ckpt") as tmp:
+        (tmp / "m.index").write_text("half")
+        raise ValueError
+    assert (tmp_path / "ckpt" / "m.index").read_text() == "m.index"
+    assert _names(tmp_path / "ckpt") == ["m.data", "m.index", "m.meta"]
+
+
+def test_build_once_builds_into_a_temporary_then_renames(tmp_path):
+    seen = []
+
+    def build(tmp):
+        seen.append(tmp)
+        assert tmp.parent == tmp_path and tmp.name.startswith(".cache.") and tmp.is_dir()
+        assert not (tmp_path / "cache").exists()
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "w.bin").write_bytes(b"w")
+
+    assert build_once(tmp_path / "cache", build) == tmp_path / "cache"
+    assert build_once(tmp_path / "cache", build) == tmp_path / "cache"  # there: not rebuilt
+    assert len(seen) == 1 and not seen[0].exists()
+    assert (tmp_path / "cache" / "sub" / "w.bin").read_bytes() == b"w"
+    assert _names(tmp_path) == [".cache.lock", "cache"]
+
+
+def test_build_once_failure_leaves_nothing_and_stale_temporaries_go(tmp_path):
+    stale = tmp_path / ".cache.abc.tmpdir"
+    stale.mkdir()
+    (stale / "half.bin").write_bytes(b"h")
+    other = tmp_path / ".other.abc.tmpdir"  # another entry's build: not ours to remove
+    other.mkdir()
+
+    def failing(tmp):
+        (tmp / "half.bin").write_bytes(b"h")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        build_once(tmp_path / "cache", failing)
+    assert _names(tmp_path) == [".cache.lock", ".other.abc.tmpdir"]
+
+
+def test_build_once_replaces_an_incomplete_entry(tmp_path):
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "old-format.bin").write_bytes(b"o")
+
+    def complete(path):
+        return (path / "manifest.json").is_file()
+
+    build_once(tmp_path / "cache", lambda tmp: (tmp / "manifest.json").write_text("{}"), complete)
+    assert _names(tmp_path / "cache") == ["manifest.json"]
+    assert _names(tmp_path) == [".cache.lock", "cache"]
+
+
+def test_build_once_concurrent_callers_build_once(tmp_path):
+    builds, results = [], []
+
+    def build(tmp):
+        builds.append(tmp)
+        time.sleep(0.2)  # the others arrive while this one holds the lock
+        (tmp / "w.bin").write_bytes(b"w")
+
+    threads = [
+        threading.Thread(target=lambda: results.append(build_once(tmp_path / "c", build)))
+        for _ in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(builds) == 1 and results == [tmp_path / "c"] * 3
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("kill=3", {"kill": "3"}),
+        ("kill=2,trace=/tmp/x=y.log", {"kill": "2", "trace": "/tmp/x=y.log"}),
+    ],
+)
+def test_fault_spec_parsing(spec, expected):
+    assert atomic._parse_fault(spec) == expected
+
+
+def test_fault_spec_with_an_unknown_key_is_refused():
+    with pytest.raises(ValueError, match=r"FTCORE_ATOMIC_FAULT='pause=1'.*\['pause'\]"):
+        atomic._parse_fault("pause=1")
+
+
+def _child(code: str, fault: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, FAULT_ENV: fault}
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True)
+
+
+WRITE_TWO = "from ftcore.atomic import write_text; write_text('a', 'A'); write_text('b', 'B')"
+
+
+def test_fault_trace_numbers_every_boundary(tmp_path):
+    log = tmp_path / "trace.log"
+    assert _child(WRITE_TWO, f"trace={log}", tmp_path).returncode == 0
+    assert [line.split(" ", 2)[:2] for line in log.read_text().splitlines()] == [
+        ["1", "staged"],
+        ["2", "replaced"],
+        ["3", "staged"],
+        ["4", "replaced"],
+    ]
+    assert log.read_text().splitlines()[2].endswith(" b")
+
+
+@pytest.mark.parametrize(("n", "left"), [(1, []), (2, ["a"]), (3, ["a"]), (4, ["a", "b"])])
+def test_fault_kill_stops_the_process_at_boundary_n(tmp_path, n, left):
+    log = tmp_path / "trace.log"
+    run = _child(WRITE_TWO, f"kill={n},trace={log}", tmp_path)
+    assert run.returncode == -signal.SIGKILL
+    assert len(log.read_text().splitlines()) == n
+    assert [p for p in _names(tmp_path) if p in ("a", "b")] == left
+    assert all((tmp_path / p).read_text() == p.upper() for p in left)
