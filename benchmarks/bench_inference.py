@@ -1,5 +1,8 @@
 """Throughput of frozen (constants, BN folded) vs restored (variables) MobileNetV2 inference,
-and (optional) onnxruntime on the same frozen graph converted by tf2onnx.
+the LiteRT export (``tflite``, CPU) and (optional) onnxruntime on the same frozen graph
+converted by tf2onnx. Every path is checked against the restored model before it is timed
+(see ``mobilenet_224.check_against_restored``); ``extra_info["runtime"]`` names what ran it
+(the LiteRT interpreter and its version, onnxruntime's, or TensorFlow's).
 
 Groups are ``<model> <device> batch <N>``, so each frozen/restored/onnxruntime set sits side
 by side and ``--benchmark-compare`` lines up runs. ``extra_info`` records ``images_per_second``
@@ -16,7 +19,7 @@ when they run, onnxruntime's outputs are first checked against TF's (see ``mobil
 from __future__ import annotations
 
 import pytest
-from mobilenet_224 import MODELS, onnx_missing
+from mobilenet_224 import MODELS, onnx_missing, runtime
 from report import PATHS
 
 BATCHES = (1, 8, 32)
@@ -24,13 +27,13 @@ BATCHES = (1, 8, 32)
 
 def _cases():
     """(model, device, batch, path); path varies fastest, so each set runs back to back under
-    the same machine load. onnxruntime is compared on CPU only."""
+    the same machine load. onnxruntime and tflite are compared on CPU only."""
     no_onnx = onnx_missing()
     for model in MODELS:
         for device in ("cpu", "gpu"):
             for batch in BATCHES:
                 for path in PATHS:
-                    if path == "onnxruntime" and device != "cpu":
+                    if path in ("onnxruntime", "tflite") and device != "cpu":
                         continue
                     marks = [pytest.mark.gpu] if device == "gpu" else []
                     if path == "onnxruntime" and no_onnx:
@@ -70,5 +73,14 @@ def test_inference_throughput(
 ):
     predictor = predictors(model, path, device)
     x = inference_batch(batch)
-    out = _measure(benchmark, rates, predictor, x, model=model, path=path, device=device)
+    out = _measure(
+        benchmark,
+        rates,
+        predictor,
+        x,
+        model=model,
+        path=path,
+        device=device,
+        runtime=runtime(predictor),
+    )
     assert out.shape == (batch, 1001 if model == "slim" else 1000)

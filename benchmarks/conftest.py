@@ -38,14 +38,16 @@ def inference_batch():
 @pytest.fixture(scope="session")
 def predictors(request):
     """``get(model, path, device)`` -> a cached :class:`ftcore.predict.predictor.Predictor`
-    (path: "frozen", "restored" or "onnxruntime")."""
+    (path: "frozen", "restored", "tflite" or "onnxruntime"), checked against the restored
+    predictor first unless it is that one."""
     cache: dict = {}
 
     def get(model: str, path: str, device: str):
         key = (model, path, device)
         if key not in cache:
             built = request.getfixturevalue(f"{model}_export")
-            cache[key] = make_predictor(model, path, device, built)
+            restored = None if path == "restored" else get(model, "restored", device)
+            cache[key] = make_predictor(model, path, device, built, restored)
         return cache[key]
 
     yield get
@@ -63,7 +65,10 @@ def pytest_report_header(config):
     onnx = onnx_missing() or "onnxruntime {} / tf2onnx {}".format(
         *(metadata.version(m) for m in ("onnxruntime", "tf2onnx"))
     )
+    from ftcore.predict.litert import choose_interpreter
+
     return (
         f"ftcore benchmarks: MobileNetV2 1.0 @ {IMAGE_SIZE}, {os.cpu_count()} CPU cores visible; "
         + onnx
+        + f"; tflite: {choose_interpreter()[1]}"
     )

@@ -1,10 +1,16 @@
 """The benchmarked networks: MobileNetV2 1.0 at 224x224 as a TF1 slim checkpoint and as a
 Keras model, each with its optimized frozen export, and the predictors for each path: frozen,
-restored, and (optional: tf2onnx + onnxruntime installed) onnxruntime on the same frozen graph.
+restored, tflite (the LiteRT export, in the LiteRT interpreter) and (optional: tf2onnx +
+onnxruntime installed) onnxruntime on the same frozen graph.
 
 The networks are randomly initialised: weights do not change the amount of arithmetic, so
 throughput equals that of ImageNet weights. BN statistics are randomised so BN folding works
 on non-trivial values (with all-zero offsets grappler would drop the BiasAdds instead).
+
+Every path but the restored one is checked against the restored model before it is timed
+(:func:`check_against_restored`, on real photos and random images). Random-weight softmax
+outputs barely depend on the input, so the tflite and onnxruntime conversions are also checked
+against TF on every Relu6 activation of the frozen graph, which do.
 """
 
 from __future__ import annotations
@@ -100,26 +106,22 @@ def _onnx_model(graph_def, input_name: str, output_names: list[str]) -> bytes:
     return model_proto.SerializeToString()
 
 
-def _check_onnx_matches_tf(graph_def, input_name: str, output_name: str) -> None:
-    """Fail unless onnxruntime computes what TF computes from ``graph_def`` on a probe batch.
+def _check_matches_tf(what: str, run, graph_def, input_name: str, output_name: str) -> None:
+    """Fail unless ``run(names, x)`` computes what TF computes from ``graph_def`` on a probe batch.
 
     Compares the output and every Relu6 activation: the random-init networks' outputs barely
     depend on the input, the early activations do, so a conversion error anywhere shows.
     """
-    import onnxruntime
     import tensorflow as tf
 
     names = [output_name] + [f"{n.name}:0" for n in graph_def.node if n.op == "Relu6"]
-    check = onnxruntime.InferenceSession(
-        _onnx_model(graph_def, input_name, names), providers=["CPUExecutionProvider"]
-    )
     x = image_batch(2, seed=1)
     graph = tf.Graph()
     with graph.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")
     with tf.compat.v1.Session(graph=graph) as sess:
         want = sess.run(names, {input_name: x})
-    got = check.run(names, {input_name: x})
+    got = run(names, x)
     bad = [
         f"{name}: max |diff| {np.abs(w - g).max():.3g} > {ONNX_RTOL * np.abs(w).max():.3g}"
         for name, w, g in zip(names, want, got, strict=True)
@@ -127,9 +129,34 @@ def _check_onnx_matches_tf(graph_def, input_name: str, output_name: str) -> None
     ]
     if bad:
         raise AssertionError(
-            f"onnxruntime disagrees with TF on {len(bad)} of {len(names)} tensors: "
-            + "; ".join(bad[:5])
+            f"{what} disagrees with TF on {len(bad)} of {len(names)} tensors: " + "; ".join(bad[:5])
         )
+
+
+def _onnx_tensors(graph_def, input_name: str):
+    """``run(names, x)``: onnxruntime on ``graph_def`` converted with ``names`` as outputs."""
+    import onnxruntime
+
+    def run(names, x):
+        session = onnxruntime.InferenceSession(
+            _onnx_model(graph_def, input_name, names), providers=["CPUExecutionProvider"]
+        )
+        return session.run(names, {input_name: x})
+
+    return run
+
+
+def _tflite_tensors(graph_def, input_name: str):
+    """``run(names, x)``: LiteRT on ``graph_def`` converted with ``names`` as outputs."""
+    from ftcore.export.litert import convert
+    from ftcore.predict.litert import LiteRTModel
+
+    def run(names, x):
+        model = LiteRTModel(convert(graph_def, [input_name], names))
+        by_name = dict(zip(model.output_names, model(x), strict=True))
+        return [by_name.get(n.split(":")[0], by_name.get(n)) for n in names]
+
+    return run
 
 
 def onnxruntime_predictor(pb: Path):
@@ -146,7 +173,7 @@ def onnxruntime_predictor(pb: Path):
     sidecar = read_sidecar(pb)
     graph_def = load_graph_def(pb)
     inp, out = sidecar.inputs[0].name, sidecar.outputs[0].name
-    _check_onnx_matches_tf(graph_def, inp, out)
+    _check_matches_tf("onnxruntime", _onnx_tensors(graph_def, inp), graph_def, inp, out)
     session = onnxruntime.InferenceSession(
         _onnx_model(graph_def, inp, [out]), providers=["CPUExecutionProvider"]
     )
@@ -156,21 +183,75 @@ def onnxruntime_predictor(pb: Path):
         sidecar.inputs[0].shape[1:],
         sidecar.labels,
         sidecar.preprocessing,
+        runtime=f"onnxruntime {onnxruntime.__version__}",
     )
 
 
-def make_predictor(model: str, path: str, device: str, built):
-    """The ``path`` ("frozen", "restored" or "onnxruntime", CPU only) predictor of ``model``
-    from ``built`` (a build_* result)."""
+def tflite_predictor(model: str, built):
+    """The LiteRT export of ``built`` (written once beside its .pb; the export checks itself
+    against the restored model on a probe batch and the shipped photos) in the interpreter
+    ``auto`` picks (named in the predictor's ``runtime``). Its conversion of the frozen graph
+    is checked against TF on every Relu6 activation first, like onnxruntime's."""
+    from ftcore.export import litert
+    from ftcore.export.sidecar import read_sidecar
+    from ftcore.graph.safety import load_graph_def
     from ftcore.predict import predictor
 
     source, pb = built
+    sidecar, graph_def = read_sidecar(pb), load_graph_def(pb)
+    inp, out = sidecar.inputs[0].name, sidecar.outputs[0].name
+    _check_matches_tf("LiteRT", _tflite_tensors(graph_def, inp), graph_def, inp, out)
+    path = Path(pb).with_name("model.tflite")
+    if not path.exists():
+        if model == "slim":
+            litert.export_checkpoint(source, path, outputs=[SLIM_OUTPUT])
+        else:
+            litert.export_keras(source, path)
+    return predictor.from_tflite(path)
+
+
+def check_against_restored(name: str, candidate, restored) -> None:
+    """Fail unless ``candidate`` reproduces ``restored`` on the shipped photos and two random
+    images: every output within ``ONNX_RTOL * max|restored|``."""
+    from ftcore.predict.images import load_images
+    from ftcore_fixtures import photo_paths
+
+    photos = load_images(list(photo_paths().values()), IMAGE_SIZE)
+    x = np.concatenate([photos, image_batch(2, seed=5)])
+    want, got = restored(x), candidate(x)
+    if got.shape != want.shape or not np.abs(got - want).max() <= ONNX_RTOL * np.abs(want).max():
+        raise AssertionError(
+            f"{name} disagrees with the restored model on {len(x)} images: shapes {got.shape} "
+            f"vs {want.shape}, max |diff| {np.abs(got - want).max():.3g} > "
+            f"{ONNX_RTOL * np.abs(want).max():.3g}"
+        )
+
+
+def runtime(predictor) -> str:
+    """What runs ``predictor``: its ``runtime`` (LiteRT, onnxruntime) or TensorFlow."""
+    import tensorflow as tf
+
+    return predictor.runtime or f"TensorFlow {tf.__version__}"
+
+
+def make_predictor(model: str, path: str, device: str, built, restored=None):
+    """The ``path`` ("frozen", "restored", "tflite" or "onnxruntime"; the last two CPU only)
+    predictor of ``model`` from ``built`` (a build_* result), checked against ``restored``
+    (that model's restored predictor; required for every other path) before it is returned."""
+    from ftcore.predict import predictor
+
+    source, pb = built
+    if path == "restored":
+        if model == "slim":
+            return predictor.from_checkpoint(source, SLIM_OUTPUT, device=device)
+        return predictor.from_keras(source, device=device)
+    if path in ("onnxruntime", "tflite") and device != "cpu":
+        raise ValueError(f"the {path} comparison runs on CPU only, not {device}")
     if path == "onnxruntime":
-        if device != "cpu":
-            raise ValueError(f"the onnxruntime comparison runs on CPU only, not {device}")
-        return onnxruntime_predictor(pb)
-    if path == "frozen":
-        return predictor.from_pb(pb, device=device)
-    if model == "slim":
-        return predictor.from_checkpoint(source, SLIM_OUTPUT, device=device)
-    return predictor.from_keras(source, device=device)
+        made = onnxruntime_predictor(pb)
+    elif path == "tflite":
+        made = tflite_predictor(model, built)
+    else:
+        made = predictor.from_pb(pb, device=device)
+    check_against_restored(f"{model} {path}", made, restored)
+    return made

@@ -1,7 +1,9 @@
-"""Throughput ratios measured *interleaved* (frozen call, restored call, onnxruntime call, ...),
-so every path sees the same machine load: the fair ratio on a shared machine, complementing
-pytest-benchmark's per-case figures. onnxruntime (on the same frozen graph, via tf2onnx, its
-outputs checked against TF's first) joins when installed and on CPU.
+"""Throughput ratios measured *interleaved* (frozen call, restored call, tflite call,
+onnxruntime call, ...), so every path sees the same machine load: the fair ratio on a shared
+machine, complementing pytest-benchmark's per-case figures. tflite (the LiteRT export, in the
+interpreter named in the header) and onnxruntime (on the same frozen graph, via tf2onnx; when
+installed) join on CPU. Every path is checked against the restored model before it is timed.
+The header and footer give the CPU model and the load average.
 
     python benchmarks/paired_ratio.py --rounds 40
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import sys
 import tempfile
 import time
@@ -25,7 +28,19 @@ from mobilenet_224 import (  # noqa: E402
     image_batch,
     make_predictor,
     onnx_missing,
+    runtime,
 )
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``lscpu``'s "Model name"), or the platform's processor string."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 def paired_rates(runs: dict, x: np.ndarray, rounds: int) -> dict[str, float]:
@@ -53,7 +68,7 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    paths = ["frozen", "restored"]
+    paths = ["frozen", "restored"] + (["tflite"] if args.device == "cpu" else [])
     no_onnx = onnx_missing() if args.device == "cpu" else "onnxruntime runs on CPU only"
     if no_onnx:
         print(f"({no_onnx}: skipped)")
@@ -61,27 +76,40 @@ def main(argv=None) -> int:
         paths.append("onnxruntime")
     root = Path(tempfile.mkdtemp(prefix="paired_ratio_"))
     others = [p for p in paths if p != "frozen"]
+    versus_onnx = ["tflite"] if {"tflite", "onnxruntime"} <= set(paths) else []
+    print(f"# {cpu_model()}, {os.cpu_count()} cores; load average {os.getloadavg()}")
     print(
         "| model | batch | "
-        + " | ".join(f"{p} img/s" for p in paths)
-        + " | "
-        + " | ".join(f"frozen/{p}" for p in others)
+        + " | ".join(
+            [f"{p} img/s" for p in paths]
+            + [f"frozen/{p}" for p in others]
+            + [f"{p}/onnxruntime" for p in versus_onnx]
+        )
         + " |\n"
-        + "|---" * (2 + len(paths) + len(others))
+        + "|---" * (2 + len(paths) + len(others) + len(versus_onnx))
         + "|"
     )
     for model in args.models.split(","):
         (root / model).mkdir()
         built = (build_slim if model == "slim" else build_keras)(root / model)
-        runs = {p: make_predictor(model, p, args.device, built) for p in paths}
+        restored = make_predictor(model, "restored", args.device, built)
+        runs = {
+            p: restored
+            if p == "restored"
+            else make_predictor(model, p, args.device, built, restored)
+            for p in paths
+        }
         for batch in (int(b) for b in args.batches.split(",")):
             rounds = max(5, args.rounds // max(1, batch // 4))
             ips = paired_rates(runs, image_batch(batch), rounds)
             cells = [f"{ips[p]:.1f}" for p in paths]
             ratios = [f"{ips['frozen'] / ips[p]:.2f}x" for p in others]
+            ratios += [f"{ips[p] / ips['onnxruntime']:.2f}x" for p in versus_onnx]
             print(f"| {model} | {batch} | " + " | ".join(cells + ratios) + " |", flush=True)
+        print(f"# {model}: " + "; ".join(f"{p}: {runtime(r)}" for p, r in runs.items()))
         for run in runs.values():
             run.close()
+    print(f"# load average {os.getloadavg()}")
     return 0
 
 

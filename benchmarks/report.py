@@ -1,8 +1,8 @@
 """Turn a saved pytest-benchmark JSON into a throughput table and a PNG bar chart (Pillow only).
 
-One panel per model and device; per batch size, one bar per path (frozen, restored,
-onnxruntime when measured), labelled with images/s. ``--table`` prints a Markdown table with
-the frozen/restored (and frozen/onnxruntime) ratios, for the README.
+One panel per model and device; per batch size, one bar per path (frozen, restored, and tflite
+and onnxruntime when measured), labelled with images/s. ``--table`` prints a Markdown table
+with the frozen/<path> ratios (and tflite/onnxruntime), for the README.
 
     $ python benchmarks/report.py .benchmarks/Linux-*/0001_run.json --output chart.png --table
 """
@@ -23,8 +23,13 @@ from PIL import Image, ImageDraw, ImageFont
 from ftcore import atomic
 from ftcore.errors import FtcoreError, InvalidFileError, MissingFileError
 
-PATHS = ("frozen", "restored", "onnxruntime")
-COLORS = {"frozen": (31, 119, 180), "restored": (255, 127, 14), "onnxruntime": (44, 160, 44)}
+PATHS = ("frozen", "restored", "tflite", "onnxruntime")
+COLORS = {
+    "frozen": (31, 119, 180),
+    "restored": (255, 127, 14),
+    "tflite": (148, 103, 189),
+    "onnxruntime": (44, 160, 44),
+}
 
 
 @dataclass(frozen=True)
@@ -73,18 +78,21 @@ def markdown_table(results: Sequence[Result]) -> str:
     """Images/s per model, device, batch and path, with frozen/<path> ratios for the others."""
     paths = [p for p in PATHS if any(r.path == p for r in results)]
     others = [p for p in paths if p != "frozen"]
+    pairs = [("frozen", p) for p in others]
+    if {"tflite", "onnxruntime"} <= set(paths):  # the export paths against each other
+        pairs.append(("tflite", "onnxruntime"))
     lines = [
         "| model | device | batch | "
-        + " | ".join([f"{p} img/s" for p in paths] + [f"frozen/{p}" for p in others])
+        + " | ".join([f"{p} img/s" for p in paths] + [f"{a}/{b}" for a, b in pairs])
         + " |",
-        "|---" * (3 + len(paths) + len(others)) + "|",
+        "|---" * (3 + len(paths) + len(pairs)) + "|",
     ]
     for (model, device), batches in sorted(_panels(results).items()):
         for batch, by_path in sorted(batches.items()):
             cells = [f"{by_path[p]:.1f}" if p in by_path else "-" for p in paths]
             ratios = [
-                f"{by_path['frozen'] / by_path[p]:.2f}x" if {"frozen", p} <= set(by_path) else "-"
-                for p in others
+                f"{by_path[a] / by_path[b]:.2f}x" if {a, b} <= set(by_path) else "-"
+                for a, b in pairs
             ]
             lines.append(f"| {model} | {device} | {batch} | " + " | ".join(cells + ratios) + " |")
     return "\n".join(lines)

@@ -64,3 +64,13 @@ def test_bad_files_are_reported(tmp_path, capsys):
     with pytest.raises(InvalidFileError, match="no inference throughput results"):
         (tmp_path / "y.json").write_text('{"benchmarks": []}')
         read_results(tmp_path / "y.json")
+
+
+def test_table_compares_the_export_paths_when_both_are_measured(tmp_path, capsys):
+    medians = {**MEDIANS, ("slim", "onnxruntime"): 0.008, ("slim", "tflite"): 0.004}
+    assert main([str(saved_run(tmp_path, medians)), "--table"]) == 0
+    out = capsys.readouterr().out
+    assert "| frozen/restored | frozen/tflite | frozen/onnxruntime | tflite/onnxruntime |" in out
+    assert (
+        "| slim | cpu | 8 | 100.0 | 50.0 | 250.0 | 125.0 | 2.00x | 0.40x | 0.80x | 2.00x |" in out
+    )
