@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ftcore import __version__
-from ftcore.errors import FtcoreError, InvalidFileError, MissingFileError
+from ftcore.app.console import quiet_console
+from ftcore.errors import FtcoreError, InvalidFileError, first_line
+from ftcore.file_kinds import KINDS, check_file, model_kind, read_file, read_text
 from ftcore.text_table import format_table
 
 
@@ -53,18 +55,11 @@ def register(
     return COMMANDS[name]
 
 
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-
-
 def _read_labels(path: str | None) -> list[str] | None:
     if path is None:
         return None
-    p = Path(path)
-    if not p.is_file():
-        raise MissingFileError(f"no such labels file: {p}")
-    return [line.strip() for line in p.read_text().splitlines() if line.strip()]
+    text = read_text(path, "a labels file (one class name per line)")
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 # --- inspect --------------------------------------------------------------------------------
@@ -79,15 +74,10 @@ def _shape(t) -> str:
     return "?" if t.shape.rank is None else str(tuple(t.shape.as_list()))
 
 
-def _graph_rows(graph_def) -> list[list[object]]:
-    import tensorflow as tf
+def _graph_rows(graph_def, source: str) -> list[list[object]]:
+    from ftcore.graph.names import import_graph
 
-    graph = tf.Graph()
-    try:
-        with graph.as_default():
-            tf.graph_util.import_graph_def(graph_def, name="")
-    except (ValueError, tf.errors.OpError) as e:
-        raise InvalidFileError(f"graph cannot be imported: {str(e).splitlines()[0]}") from None
+    graph = import_graph(graph_def, source=source)
     return [
         [op.name, op.type, ", ".join(_shape(t) for t in op.outputs) or "-"]
         for op in graph.get_operations()
@@ -101,37 +91,56 @@ def _layer_shape(layer) -> str:
         return "-"
 
 
+def _unsafe_note(bad: list[tuple[str, str]]) -> list[str]:
+    shown = ", ".join(f"{n} ({op})" for n, op in bad)
+    return [f"UNSAFE ops (refused without --trust): {shown}"] if bad else []
+
+
+def _h5_rows(path: Path) -> list[list[object]]:
+    import h5py
+
+    rows: list[list[object]] = []
+    check_file(path, KINDS["h5"])
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(
+                lambda name, obj: (
+                    rows.append([name, tuple(obj.shape), str(obj.dtype)])
+                    if isinstance(obj, h5py.Dataset)
+                    else None
+                )
+            )
+    except Exception as e:  # noqa: BLE001 - h5py raises OSError, KeyError, RuntimeError...
+        raise InvalidFileError(
+            f"{path} is not an HDF5 weights file, or it is truncated or corrupt: {first_line(e)}"
+        ) from None
+    return rows
+
+
 def _inspect_rows(path: Path) -> tuple[list[str], list[list[object]], list[str]]:
-    """(headers, rows, notes) describing what ``path`` holds."""
-    suffix = path.suffix
-    if suffix == ".pb":
+    """(headers, rows, notes) describing what ``path`` holds; nothing in it is run."""
+    kind = model_kind(path)
+    if kind == "pb":
         from ftcore.export.sidecar import read_sidecar
         from ftcore.graph.safety import parse_graph_def, unsafe_nodes
 
-        graph_def = parse_graph_def(path.read_bytes(), str(path))
-        notes = [f"{len(graph_def.node)} nodes"]
-        bad = unsafe_nodes(graph_def)
-        if bad:
-            notes.append(
-                "UNSAFE ops (refused without --trust): " + ", ".join(f"{n} ({op})" for n, op in bad)
-            )
+        graph_def = parse_graph_def(read_file(path, KINDS["pb"]), str(path))
+        notes = [f"{len(graph_def.node)} nodes", *_unsafe_note(unsafe_nodes(graph_def))]
         sidecar = read_sidecar(path)
         if sidecar is not None:
             notes.append(f"inputs: {[(t.name, t.shape) for t in sidecar.inputs]}")
             notes.append(f"outputs: {[(t.name, t.shape) for t in sidecar.outputs]}")
             notes.append(f"preprocessing: {sidecar.preprocessing}; labels: {sidecar.labels}")
-        return ["node", "op", "output shapes"], _graph_rows(graph_def), notes
-    if suffix == ".meta":
-        import tensorflow as tf
+        return ["node", "op", "output shapes"], _graph_rows(graph_def, str(path)), notes
+    if kind == "meta":
+        from ftcore.graph.restore import meta_allowed_ops, read_meta_graph_def
+        from ftcore.graph.safety import unsafe_nodes
 
-        meta = tf.compat.v1.MetaGraphDef()
-        try:
-            meta.ParseFromString(path.read_bytes())
-        except Exception as e:  # noqa: BLE001 - protobuf raises DecodeError or RuntimeError
-            raise InvalidFileError(f"{path} is not a MetaGraphDef (.meta) file: {e}") from None
-        rows = _graph_rows(meta.graph_def)
-        return ["node", "op", "output shapes"], rows, [f"{len(rows)} nodes"]
-    if suffix == ".keras":
+        graph_def = read_meta_graph_def(path).graph_def
+        rows = _graph_rows(graph_def, str(path))
+        bad = unsafe_nodes(graph_def, meta_allowed_ops(graph_def))
+        return ["node", "op", "output shapes"], rows, [f"{len(rows)} nodes", *_unsafe_note(bad)]
+    if kind == "keras":
         from ftcore.predict.predictor import load_keras_model
 
         model = load_keras_model(path)
@@ -144,34 +153,42 @@ def _inspect_rows(path: Path) -> tuple[list[str], list[list[object]], list[str]]
             rows,
             [f"{len(rows)} layers, {model.count_params()} params"],
         )
-    if suffix == ".h5":
-        import h5py
-
-        rows: list[list[object]] = []
-        try:
-            with h5py.File(path, "r") as f:
-                f.visititems(
-                    lambda name, obj: (
-                        rows.append([name, tuple(obj.shape), str(obj.dtype)])
-                        if isinstance(obj, h5py.Dataset)
-                        else None
-                    )
-                )
-        except OSError as e:
-            raise InvalidFileError(f"{path} is not an HDF5 weights file: {e}") from None
+    if kind == "h5":
+        rows = _h5_rows(path)
         return ["weight", "shape", "dtype"], rows, [f"{len(rows)} weight arrays"]
+    if kind == "tflite":
+        raise FtcoreError(
+            f"inspect reads .pb, .meta, .keras, .h5 files and checkpoints, not .tflite ({path})"
+        )
     from ftcore.graph.checkpoint_files import checkpoint_contents, resolve_checkpoint
 
     prefix = resolve_checkpoint(path)
-    rows = [[v.name, v.shape, v.dtype] for v in checkpoint_contents(prefix)]
-    return ["variable", "shape", "dtype"], rows, [f"checkpoint {prefix}: {len(rows)} variables"]
+    rows = [[v.name, v.shape, v.dtype] for v in checkpoint_contents(prefix, verify=True)]
+    return (
+        ["variable", "shape", "dtype"],
+        rows,
+        [f"checkpoint {prefix}: {len(rows)} variables", *_meta_notes(prefix)],
+    )
+
+
+def _meta_notes(prefix: str) -> list[str]:
+    """What the checkpoint's own ``.meta`` would bring in, when it has one."""
+    from ftcore.graph.restore import meta_allowed_ops, read_meta_graph_def
+    from ftcore.graph.safety import unsafe_nodes
+
+    meta = Path(prefix + ".meta")
+    if not meta.exists():
+        return ["no meta graph (.meta): restore it into a graph built in code"]
+    try:
+        graph_def = read_meta_graph_def(meta).graph_def
+    except FtcoreError as e:
+        return [f"meta graph unusable: {e}"]
+    bad = unsafe_nodes(graph_def, meta_allowed_ops(graph_def))
+    return [f"meta graph {meta.name}: {len(graph_def.node)} nodes", *_unsafe_note(bad)]
 
 
 def _run_inspect(args: argparse.Namespace) -> int:
-    path = Path(args.path)
-    if not path.exists() and not Path(str(path) + ".index").exists():
-        raise MissingFileError(f"no such file or directory: {path}")
-    headers, rows, notes = _inspect_rows(path)
+    headers, rows, notes = _inspect_rows(Path(args.path))
     if args.grep:
         rows = [r for r in rows if args.grep in str(r[0])]
     print(format_table(headers, rows))
@@ -210,7 +227,9 @@ def _configure_freeze(p: argparse.ArgumentParser) -> None:
         "--preprocessing", default="mobilenet", help="input convention (default mobilenet)"
     )
     p.add_argument("--no-optimize", action="store_true", help="skip BN folding / node stripping")
-    p.add_argument("--trust", action="store_true", help="skip the meta graph's safety check")
+    p.add_argument(
+        "--trust", action="store_true", help="skip the graph's safety check / Keras safe mode"
+    )
 
 
 def _freeze_options(args: argparse.Namespace) -> dict:
@@ -219,7 +238,7 @@ def _freeze_options(args: argparse.Namespace) -> dict:
     if args.format == "pb":
         if args.int8 or args.min_agreement is not None:
             raise FtcoreError("--int8 and --min-agreement need --format tflite")
-        if args.model.endswith(".pb"):
+        if model_kind(args.model) == "pb":
             raise FtcoreError(f"{args.model} is already frozen; convert it with --format tflite")
         return {**options, "optimize_graph": not args.no_optimize}
     if args.no_optimize:
@@ -241,13 +260,20 @@ def _run_freeze(args: argparse.Namespace) -> int:
         from ftcore.export import pb as exporter
     else:
         from ftcore.export import litert as exporter
+    kind = model_kind(args.model)
+    if kind in ("h5", "tflite"):
+        raise FtcoreError(
+            f"cannot freeze {args.model} ({KINDS[kind]}): expected a checkpoint, a .keras model "
+            "or (with --format tflite) a .pb"
+        )
     options = _freeze_options(args)
     outputs = [o.strip() for o in (args.outputs or "").split(",") if o.strip()]
-    if args.model.endswith(".keras"):
+    if kind == "keras":
         from ftcore.predict.predictor import load_keras_model
 
-        sidecar = exporter.export_keras(load_keras_model(args.model), args.output, **options)
-    elif args.model.endswith(".pb"):
+        model = load_keras_model(args.model, trust=args.trust)
+        sidecar = exporter.export_keras(model, args.output, **options)
+    elif kind == "pb":
         sidecar = exporter.export_pb(
             args.model, args.output, outputs, input_name=args.input, trust=args.trust, **options
         )
@@ -287,7 +313,9 @@ def _configure_predict(p: argparse.ArgumentParser) -> None:
         "--output", metavar="NAME", help="output tensor (checkpoints, or .pb without sidecar)"
     )
     p.add_argument("--labels", metavar="FILE", help="class names, one per line")
-    p.add_argument("--trust", action="store_true", help="load a graph with file/code ops anyway")
+    p.add_argument(
+        "--trust", action="store_true", help="load a model with file/code ops or Lambda layers"
+    )
 
 
 def _run_predict(args: argparse.Namespace) -> int:
@@ -295,9 +323,7 @@ def _run_predict(args: argparse.Namespace) -> int:
 
     if args.top < 1:
         raise FtcoreError(f"--top must be at least 1, got {args.top}")
-    kwargs = {"labels": _read_labels(args.labels)}
-    if not args.model.endswith(".keras"):
-        kwargs["trust"] = args.trust
+    kwargs = {"labels": _read_labels(args.labels), "trust": args.trust}
     with load(args.model, output=args.output, **kwargs) as predictor:
         for path, preds in zip(
             args.images, predictor.top_k_images(args.images, args.top), strict=True
@@ -424,9 +450,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ftcore", description="Fine-tuning core: inspect, freeze and run pretrained models."
     )
     parser.add_argument("--version", action="version", version=f"ftcore {__version__}")
+    verbose = "show every TensorFlow message (by default the known-harmless ones are hidden)"
+    parser.add_argument("--verbose", action="store_true", help=verbose)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for cmd in COMMANDS.values():
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        p.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose)
         cmd.configure(p)
         p.set_defaults(_run=cmd.run)
     return parser
@@ -439,9 +468,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    _quiet_tensorflow()
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     try:
-        return int(args._run(args) or 0)
+        with quiet_console(verbose=args.verbose):
+            return int(args._run(args) or 0)
     except FtcoreError as e:
         print(f"ftcore {args.command}: error: {e}", file=sys.stderr)
         return 1

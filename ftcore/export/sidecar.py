@@ -3,7 +3,8 @@
 Input and output tensor names, shapes and dtypes, the preprocessing convention, labels and the
 export's self-check figures. Reading a sidecar needs no TensorFlow.
 
-    >>> sc = Sidecar([TensorInfo("input:0", [None, 32, 32, 3], "float32")], [], labels=["cat"])
+    >>> x, y = TensorInfo("input:0", [None, 32, 32, 3], "float32"), TensorInfo("y:0", [None, 2], "float32")
+    >>> sc = Sidecar([x], [y], labels=["cat", "dog"])
     >>> Sidecar.from_json(sc.to_json()) == sc
     True
     >>> sidecar_path("runs/model.pb").name
@@ -18,6 +19,7 @@ import os
 from pathlib import Path
 
 from ftcore.errors import InvalidFileError
+from ftcore.file_kinds import read_text
 from ftcore.preprocessing import PREPROCESSING
 
 
@@ -54,14 +56,45 @@ class Sidecar:
 
     @classmethod
     def from_json(cls, text: str, source: str = "sidecar") -> Sidecar:
+        """Parse and check a sidecar; anything else raises :class:`InvalidFileError`."""
         try:
             d = json.loads(text)
             d.pop("preprocessing_detail", None)
-            d["inputs"] = [TensorInfo(**t) for t in d["inputs"]]
-            d["outputs"] = [TensorInfo(**t) for t in d["outputs"]]
-            return cls(**d)
-        except (ValueError, KeyError, TypeError) as e:
-            raise InvalidFileError(f"{source} is not an ftcore export sidecar: {e}") from None
+            d["inputs"] = [_tensor_info(t) for t in d["inputs"]]
+            d["outputs"] = [_tensor_info(t) for t in d["outputs"]]
+            sidecar = cls(**d)
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+            detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise InvalidFileError(f"{source} is not an ftcore export sidecar: {detail}") from None
+        problem = sidecar._problem()
+        if problem:
+            raise InvalidFileError(f"{source} is not an ftcore export sidecar: {problem}")
+        return sidecar
+
+    def _problem(self) -> str:
+        """What is wrong with the field types (JSON can hold anything), or ``""``."""
+        if not self.inputs or not self.outputs:
+            return "it names no input or no output tensor"
+        if not isinstance(self.preprocessing, str) or not isinstance(self.format, str):
+            return "'preprocessing' and 'format' must be strings"
+        if self.labels is not None and not (
+            isinstance(self.labels, list) and all(isinstance(x, str) for x in self.labels)
+        ):
+            return "'labels' must be a list of strings or null"
+        if not isinstance(self.check, dict):
+            return "'check' must be an object"
+        return ""
+
+
+def _tensor_info(t: dict) -> TensorInfo:
+    info = TensorInfo(**t)
+    shape_ok = info.shape is None or (
+        isinstance(info.shape, list)
+        and all(d is None or (isinstance(d, int) and not isinstance(d, bool)) for d in info.shape)
+    )
+    if not (isinstance(info.name, str) and info.name and isinstance(info.dtype, str) and shape_ok):
+        raise ValueError(f"bad tensor entry {t!r}: expected a name, a shape list and a dtype")
+    return info
 
 
 def sidecar_path(pb_path: str | os.PathLike) -> Path:
@@ -71,6 +104,8 @@ def sidecar_path(pb_path: str | os.PathLike) -> Path:
 
 
 def read_sidecar(pb_path: str | os.PathLike) -> Sidecar | None:
-    """The sidecar written beside ``pb_path``, or None if there is none."""
+    """The sidecar written beside ``pb_path``, or None if there is none (nothing at its path)."""
     path = sidecar_path(pb_path)
-    return Sidecar.from_json(path.read_text(), str(path)) if path.is_file() else None
+    if not path.exists():
+        return None
+    return Sidecar.from_json(read_text(path, "an ftcore export sidecar (JSON)"), str(path))

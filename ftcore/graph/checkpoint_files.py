@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from ftcore.errors import InvalidFileError, MissingFileError, first_line, unknown_name
+from ftcore.file_kinds import check_file
 from ftcore.graph.names import VarInfo
 
 #: Keys a TF2 object-based checkpoint holds besides variables.
@@ -44,7 +45,10 @@ def resolve_checkpoint(path: str | os.PathLike) -> str:
     """
     path = Path(path)
     if path.is_dir():
-        state = tf.train.get_checkpoint_state(str(path))
+        try:
+            state = tf.train.get_checkpoint_state(str(path))
+        except (ValueError, tf.errors.OpError):  # an unreadable state file: use the indexes
+            state = None
         if state and state.model_checkpoint_path:
             named = Path(state.model_checkpoint_path)  # absolute when TF wrote it
             for candidate in (path / named.name, named if named.is_absolute() else path / named):
@@ -66,6 +70,7 @@ def resolve_checkpoint(path: str | os.PathLike) -> str:
             f"no checkpoint at {str(prefix)!r}: {index.name} does not exist"
             + (f"; checkpoints there: {sorted(siblings)}" if siblings else "")
         )
+    check_file(index, "a checkpoint index (.index)")
     if not list(prefix.parent.glob(f"{prefix.name}.data-*")):
         raise MissingFileError(
             f"checkpoint {str(prefix)!r} has an index but no data file ({prefix.name}.data-*)"

@@ -21,6 +21,7 @@ and restored paths differ only in the graph they run. All take the same NHWC flo
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +29,16 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from ftcore.errors import MismatchError, MissingFileError, unknown_name
+from ftcore.errors import (
+    InvalidFileError,
+    MismatchError,
+    UnsafeContentError,
+    first_line,
+    unknown_name,
+)
 from ftcore.export.optimize import optimize
 from ftcore.export.sidecar import read_sidecar
+from ftcore.file_kinds import KINDS, check_file, model_kind
 from ftcore.graph.names import op_name, resolve_tensor, single_placeholder
 from ftcore.graph.restore import restore_meta_graph
 from ftcore.graph.safety import load_graph_def
@@ -182,10 +190,13 @@ def from_keras(
     device: str = "cpu",
     labels: Sequence[str] | None = None,
     preprocessing: str = "mobilenet",
+    trust: bool = False,
 ) -> Predictor:
-    """The restored path for a Keras model (or ``.keras`` path): one compiled ``tf.function``."""
+    """The restored path for a Keras model (or ``.keras`` path): one compiled ``tf.function``.
+
+    ``trust`` loads a ``.keras`` file outside Keras' safe mode (see :func:`load_keras_model`)."""
     if isinstance(model, str | os.PathLike):
-        model = load_keras_model(model)
+        model = load_keras_model(model, trust=trust)
     if device not in DEVICES:
         raise unknown_name("device", device, DEVICES)
     spec = tf.TensorSpec([None, *model.inputs[0].shape[1:]], model.inputs[0].dtype)
@@ -199,14 +210,33 @@ def from_keras(
     return Predictor("restored", run, spec.shape[1:].as_list(), labels, preprocessing)
 
 
-def load_keras_model(path: str | os.PathLike):
-    """Load a ``.keras`` model file in Keras' safe mode (no lambda deserialization)."""
+def load_keras_model(path: str | os.PathLike, trust: bool = False):
+    """Load a ``.keras`` model file in Keras' safe mode (no lambda deserialization).
+
+    A file Keras cannot load raises :class:`~ftcore.errors.InvalidFileError`; one that safe mode
+    refuses (Python code in a ``Lambda`` layer) :class:`~ftcore.errors.UnsafeContentError`
+    unless ``trust=True``.
+    """
     import keras
 
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"no such Keras model file: {path}")
-    return keras.saving.load_model(path, safe_mode=True, compile=False)
+    path = check_file(path, KINDS["keras"])
+    if not zipfile.is_zipfile(path):
+        raise InvalidFileError(
+            f"{path} is not a Keras model (.keras): not a zip archive, or truncated"
+        )
+    try:
+        return keras.saving.load_model(path, safe_mode=not trust, compile=False)
+    except Exception as e:  # noqa: BLE001 - Keras raises ValueError, KeyError, TypeError, OSError...
+        message = first_line(e)
+        if "safe_mode" in str(e):
+            raise UnsafeContentError(
+                f"{path} holds Python code (a Lambda layer) that Keras' safe mode refuses; "
+                "refusing to load it (pass trust=True / --trust if you trust its author)"
+            ) from None
+        raise InvalidFileError(
+            f"{path} is not a Keras model (.keras) Keras can load, or it is corrupt: "
+            f"{type(e).__name__}: {message}"
+        ) from None
 
 
 def from_pb(
@@ -283,9 +313,7 @@ def from_tflite(
     """
     if device != "cpu":
         raise unknown_name("device for a .tflite model", device, ["cpu"])
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"no such .tflite model: {path}")
+    path = check_file(path, KINDS["tflite"])
     sidecar = read_sidecar(path)
     if sidecar is not None:
         labels = labels if labels is not None else sidecar.labels
@@ -305,9 +333,10 @@ def load(path: str | os.PathLike, output: str | None = None, **kwargs) -> Predic
     """A predictor for a ``.pb`` (frozen), ``.tflite``, ``.keras`` model or checkpoint
     dir/prefix (restored)."""
     path = Path(path)
-    if path.suffix == ".pb":
+    kind = model_kind(path)
+    if kind == "pb":
         return from_pb(path, output=output, **kwargs)
-    if path.suffix == ".tflite":
+    if kind == "tflite":
         tflite_options = (
             "device",
             "trust",
@@ -317,15 +346,15 @@ def load(path: str | os.PathLike, output: str | None = None, **kwargs) -> Predic
             "num_threads",
         )
         return from_tflite(path, **{k: v for k, v in kwargs.items() if k in tflite_options})
-    if path.suffix == ".keras":
-        keras_options = ("device", "labels", "preprocessing")  # the rest are graph options
+    if kind == "keras":
+        keras_options = ("device", "labels", "preprocessing", "trust")  # the rest: graph options
         return from_keras(path, **{k: v for k, v in kwargs.items() if k in keras_options})
-    if path.is_dir() or Path(str(path) + ".index").is_file() or path.suffix in (".index", ".meta"):
-        if output is None:
-            raise MismatchError(f"name the output tensor to predict with checkpoint {path}")
-        return from_checkpoint(path, output, **kwargs)
-    if not path.exists():
-        raise MissingFileError(f"no such model: {path}")
-    raise MismatchError(
-        f"cannot predict with {path}: expected a .pb, .tflite or .keras file or a checkpoint"
-    )
+    if kind == "h5":
+        check_file(path, KINDS["h5"])
+        raise MismatchError(
+            f"cannot predict with {path}: a weights file holds no model; expected a .pb, "
+            ".tflite or .keras file or a checkpoint"
+        )
+    if output is None:
+        raise MismatchError(f"name the output tensor to predict with checkpoint {path}")
+    return from_checkpoint(path, output, **kwargs)

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from ftcore.errors import MismatchError, UnknownNameError
+from ftcore.errors import InvalidFileError, MismatchError, UnknownNameError
 from ftcore.export.optimize import count_ops
 from ftcore.export.pb import export_checkpoint, export_graph, export_keras, keras_graph_def
-from ftcore.export.sidecar import Sidecar, read_sidecar, sidecar_path
+from ftcore.export.sidecar import Sidecar, TensorInfo, read_sidecar, sidecar_path
 from ftcore.graph.safety import load_graph_def
 from ftcore.predict.predictor import from_checkpoint, from_keras, from_pb
 from tests.helpers.exports import small_keras_model
@@ -78,4 +78,12 @@ def test_sidecar_round_trips_and_rejects_junk(tmp_path):
     with pytest.raises(Exception, match="not an ftcore export sidecar"):
         read_sidecar(tmp_path / "m.pb")
     assert read_sidecar(tmp_path / "other.pb") is None
-    assert isinstance(Sidecar.from_json(Sidecar([], [], labels=["x"]).to_json()), Sidecar)
+    x, y = (
+        TensorInfo("input:0", [None, 8, 8, 3], "float32"),
+        TensorInfo("y:0", [None, 1], "float32"),
+    )
+    assert Sidecar.from_json(Sidecar([x], [y], labels=["x"]).to_json()) == Sidecar(
+        [x], [y], labels=["x"]
+    )
+    with pytest.raises(InvalidFileError, match="names no input or no output"):
+        Sidecar.from_json(Sidecar([x], [], labels=["x"]).to_json())

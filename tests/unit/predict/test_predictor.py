@@ -72,8 +72,11 @@ def test_frozen_and_restored_keras_agree_on_photos(photos, tmp_path):
 
 
 def test_load_errors_name_the_problem(slim_ckpt, tmp_path):
-    with pytest.raises(MissingFileError, match="no such model"):
+    with pytest.raises(MissingFileError, match=r"no such file or directory: .*none\.h5"):
         load(tmp_path / "none.h5")
+    (tmp_path / "w.h5").write_bytes(b"\x89HDF")
+    with pytest.raises(MismatchError, match="a weights file holds no model"):
+        load(tmp_path / "w.h5")
     with pytest.raises(MismatchError, match="name the output tensor"):
         load(slim_ckpt)
     with pytest.raises(UnknownNameError, match="closest: 'MobilenetV2/Predictions/Reshape_1:0'"):
