@@ -285,8 +285,12 @@ def _run_freeze(args: argparse.Namespace) -> int:
         )
     check = sidecar.check
     print(f"wrote {args.output} and {sidecar_path(args.output)}")
-    print(f"inputs: {[(t.name, t.shape, t.dtype) for t in sidecar.inputs]}")
-    print(f"outputs: {[(t.name, t.shape, t.dtype) for t in sidecar.outputs]}")
+
+    def describe(t):  # a .tflite may be int8 at both ends: show the dtype; .pb output unchanged
+        return (t.name, t.shape, t.dtype) if args.format == "tflite" else (t.name, t.shape)
+
+    print(f"inputs: {[describe(t) for t in sidecar.inputs]}")
+    print(f"outputs: {[describe(t) for t in sidecar.outputs]}")
     diffs = ", ".join(f"{k} {v:.2g}" for k, v in check.items() if k.endswith("max_abs_diff"))
     photos = f" and {len(check['photos'])} photos" if check.get("photos") else ""
     print(f"self-check on a {check['probe_shape']} probe batch{photos}: {diffs}")
