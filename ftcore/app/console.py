@@ -40,6 +40,8 @@ NATIVE_NOISE: dict[str, str] = {
         "second line of the build-flags banner",
     r"\] NodeDef mentions attribute use_unbounded_threadpool which is not in the op definition":
         "tf.data attribute newer than the runtime's op registry; ignored by TF, once per epoch",
+    r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$":
+        "the LiteRT interpreter's default CPU delegate (every .tflite load)",
 }  # fmt: skip
 
 #: ``tensorflow`` logger messages (regex) for TF1 APIs ftcore uses deliberately.

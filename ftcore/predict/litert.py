@@ -24,7 +24,7 @@ from importlib import metadata
 
 import numpy as np
 
-from ftcore.errors import FtcoreError, InvalidFileError, MismatchError, unknown_name
+from ftcore.errors import FtcoreError, InvalidFileError, MismatchError, first_line, unknown_name
 
 INTERPRETERS = ("auto", "litert", "tensorflow")
 
@@ -66,9 +66,9 @@ def custom_ops(content: bytes) -> list[str]:
     try:
         model = schema.Model.GetRootAs(content, 0)
         codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
-    except Exception as e:  # noqa: BLE001 - flatbuffers raises struct/index errors on junk
-        raise InvalidFileError(f"not a .tflite model: {e}") from None
-    return sorted({c.CustomCode().decode() for c in codes if c.CustomCode()})
+        return sorted({c.CustomCode().decode() for c in codes if c.CustomCode()})
+    except Exception as e:  # noqa: BLE001 - flatbuffers raises struct/index/unicode errors on junk
+        raise InvalidFileError(f"not a .tflite model: {first_line(e)}") from None
 
 
 class LiteRTModel:
@@ -95,14 +95,22 @@ class LiteRTModel:
                 "(file reads included): refused unless trusted"
             )
         cls, self.interpreter = choose_interpreter(interpreter)
-        with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation: named in .interpreter
-            warnings.simplefilter("ignore", UserWarning)
-            self._it = cls(model_content=content, num_threads=num_threads or os.cpu_count())
-        self._input = self._it.get_input_details()
+        self.source = source
+        try:
+            with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation: in .interpreter
+                warnings.simplefilter("ignore", UserWarning)
+                self._it = cls(model_content=content, num_threads=num_threads or os.cpu_count())
+            self._it.allocate_tensors()  # a corrupt model fails here, not at the first call
+            self._input = self._it.get_input_details()
+            self._outputs = self._it.get_output_details()
+        except Exception as e:  # noqa: BLE001 - the interpreter raises ValueError, TypeError...
+            raise InvalidFileError(
+                f"{source} is not a .tflite model the interpreter can load, or it is corrupt: "
+                f"{first_line(e)}"
+            ) from None
         if len(self._input) != 1:
             raise MismatchError(f"{source} has {len(self._input)} inputs; ftcore runs one")
         self._input = self._input[0]
-        self._outputs = self._it.get_output_details()
         self._batch: int | None = None
         sig = self._input["shape_signature"]
         self.input_shape: tuple[int | None, ...] = tuple(None if d < 0 else int(d) for d in sig[1:])
@@ -135,13 +143,16 @@ class LiteRTModel:
 
     def __call__(self, x: np.ndarray) -> list[np.ndarray]:
         x = np.asarray(x, np.float32)
-        self._resize(x.shape)
         if self.quantized:
             scale, zero = self._input["quantization"]
             info = np.iinfo(self._input["dtype"])
             x = np.clip(np.round(x / scale + zero), info.min, info.max)
-        self._it.set_tensor(self._input["index"], x.astype(self._input["dtype"]))
-        self._it.invoke()
+        try:
+            self._resize(x.shape)
+            self._it.set_tensor(self._input["index"], x.astype(self._input["dtype"]))
+            self._it.invoke()
+        except (ValueError, RuntimeError) as e:  # shapes checked by the caller: the model is bad
+            raise InvalidFileError(f"{self.source} failed to run: {first_line(e)}") from None
         outputs = []
         for detail in self._outputs:
             y = self._it.get_tensor(detail["index"])

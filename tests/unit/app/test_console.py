@@ -27,6 +27,7 @@ SAMPLES = [  # one real line per NATIVE_NOISE pattern, as TF 2.21 prints them
     "the appropriate compiler flags.",
     "E0000 00:00:1795932481.934639   13765 node_def_util.cc:682] NodeDef mentions attribute "
     "use_unbounded_threadpool which is not in the op definition: Op<name=MapDataset; ...>",
+    "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",
 ]
 KEPT = [
     "E0000 00:00:1795932481.934639   13765 node_def_util.cc:682] NodeDef mentions attribute foo",
