@@ -417,7 +417,8 @@ def fold_pads(graph_def: graph_pb2.GraphDef, keep: Iterable[str] = ()) -> graph_
         strides = list(conv.attr["strides"].list.i)
         dilations = list(conv.attr["dilations"].list.i) or [1, 1, 1, 1]
         same = None
-        if in_shape is not None and None not in in_shape[1:3] and None not in kernel[:2]:
+        sizes = (in_shape or [None] * 4)[1:3] + (kernel or [None] * 4)[:2]
+        if None not in sizes:
             same = [
                 same_padding(in_shape[d], kernel[d - 1], strides[d], dilations[d]) for d in (1, 2)
             ]
