@@ -4,9 +4,15 @@ A checkpoint is a prefix (``dir/model.ckpt-42``) with ``.index`` and ``.data-*``
 usually a ``.meta`` graph and a ``checkpoint`` state file naming the newest one. Every
 function here accepts a directory, a prefix, or one of the checkpoint's files.
 
-    >>> prefix = resolve_checkpoint("runs/slim")                  # doctest: +SKIP
-    >>> [(i.name, i.shape) for i in checkpoint_contents(prefix)][:1]  # doctest: +SKIP
+    >>> from ftcore_fixtures.build import ensure_built
+    >>> ckpt_dir = ensure_built().slim_ckpt_dir  # the test models' slim MobileNetV2 checkpoint
+    >>> prefix = resolve_checkpoint(ckpt_dir)  # the newest checkpoint in the directory
+    >>> prefix.rsplit("/", 1)[1].startswith("model.ckpt-")
+    True
+    >>> [(i.name, i.shape) for i in checkpoint_contents(prefix)][:1]
     [('MobilenetV2/Conv/BatchNorm/beta', (16,))]
+    >>> read_checkpoint_value(prefix, "MobilenetV2/Conv/weights").shape
+    (3, 3, 3, 16)
 """
 
 from __future__ import annotations
@@ -39,9 +45,6 @@ def resolve_checkpoint(path: str | os.PathLike) -> str:
     copied or moved directory uses the checkpoint of that name inside it. Without a usable
     state file, the ``*.index`` with the highest step. Raises :class:`MissingFileError`
     naming what is missing.
-
-        >>> resolve_checkpoint("runs/slim")  # doctest: +SKIP
-        'runs/slim/model.ckpt-1200'
     """
     path = Path(path)
     if path.is_dir():
@@ -100,9 +103,6 @@ def checkpoint_contents(path: str | os.PathLike, verify: bool = False) -> list[V
 
     ``verify=True`` also reads every value, so a truncated ``.data`` file raises
     :class:`InvalidFileError` here rather than at restore time.
-
-        >>> checkpoint_contents("runs/slim")[0]  # doctest: +SKIP
-        VarInfo(name='MobilenetV2/Conv/BatchNorm/beta', shape=(16,), dtype='float32')
     """
     prefix = resolve_checkpoint(path)
     reader = _reader(prefix)
@@ -118,11 +118,7 @@ def checkpoint_contents(path: str | os.PathLike, verify: bool = False) -> list[V
 
 
 def read_checkpoint_value(path: str | os.PathLike, name: str) -> np.ndarray:
-    """The value stored under ``name`` in a checkpoint; unknown names list close matches.
-
-    >>> read_checkpoint_value("runs/slim", "global_step")  # doctest: +SKIP
-    array(1200)
-    """
+    """The value stored under ``name`` in a checkpoint; unknown names list close matches."""
     prefix = resolve_checkpoint(path)
     reader = _reader(prefix)
     if not reader.has_tensor(name):

@@ -8,13 +8,19 @@ no global initializer to run in the wrong order, and each :meth:`~GraphFineTuner
 checks first that the restored weights outside the trained scopes still equal the
 checkpoint (catching a stray ``global_variables_initializer()`` run on the session).
 
-    >>> ft = GraphFineTuner.from_meta("runs/slim", "MobilenetV2/expanded_conv_14/output",
-    ...                               num_classes=5)                        # doctest: +SKIP
-    >>> ft.fit((x_train, y_train), steps=100, logdir="runs/ft")              # doctest: +SKIP
-    >>> ft.unfreeze("MobilenetV2/expanded_conv_14", learning_rate=1e-4)      # doctest: +SKIP
-    >>> ft.fit((x_train, y_train), steps=50)                                 # doctest: +SKIP
-    >>> ft.save("runs/ft")                                                   # doctest: +SKIP
-    'runs/ft/model.ckpt-150'
+    >>> import tempfile
+    >>> from ftcore_fixtures.build import ensure_built
+    >>> from ftcore_fixtures.digits import target_task
+    >>> task = target_task(size=32, per_class=10)
+    >>> data = (task.x_train, task.y_train)
+    >>> target = "MobilenetV2/expanded_conv_14/output"
+    >>> with GraphFineTuner.from_meta(ensure_built().slim_ckpt_dir, target, num_classes=5) as ft:
+    ...     losses = ft.fit(data, steps=3)  # the head only
+    ...     _ = ft.unfreeze("MobilenetV2/expanded_conv_14", learning_rate=1e-4)
+    ...     losses += ft.fit(data, steps=2)  # the head and the last block
+    ...     prefix = ft.save(tempfile.mkdtemp())
+    >>> len(losses), Path(prefix).name
+    (5, 'model.ckpt-5')
 """
 
 from __future__ import annotations
@@ -77,11 +83,8 @@ def attach_head(
 
     The graph twin of :func:`ftcore.keras.head.attach_head` (same argument order).
 
-    Use the same call to rebuild a fine-tuned model in code (restore method 2):
-
-        >>> with g.as_default():                                             # doctest: +SKIP
-        ...     _, ends = mobilenet_v2_base(x, 0.35, final_endpoint="expanded_conv_14/output")
-        ...     logits = attach_head(ends["expanded_conv_14/output"], num_classes=5)
+    Use the same call to rebuild a fine-tuned model in code (restore method 2), after
+    ``mobilenet_v2_base(x, 0.35, final_endpoint="expanded_conv_14/output")``.
     """
     with v1.variable_scope(scope):
         return tf.identity(head(target, num_classes), name="logits")
@@ -126,6 +129,7 @@ class GraphFineTuner:
         checkpoint: str | os.PathLike | None,
         target: str,
         num_classes: int,
+        *,
         input_name: str = "input",
         head: Head = linear_head,
         head_scope: str = HEAD_SCOPE,
@@ -193,8 +197,6 @@ class GraphFineTuner:
         The meta graph is safety-checked like :func:`~ftcore.graph.restore.load_meta_graph`
         (``trust=True`` skips that); ``kwargs`` go to the constructor (``learning_rate``,
         ``head``, ``head_scope``, ``assignment_map``, ``strict``, ``trainable_scopes``...).
-
-        >>> ft = GraphFineTuner.from_meta("runs/slim", "MobilenetV2/expanded_conv_14/output", 5)  # doctest: +SKIP
         """
         prefix = resolve_checkpoint(checkpoint)
         graph = load_meta_graph(meta or find_meta(prefix), trust=trust)
@@ -211,10 +213,13 @@ class GraphFineTuner:
     ) -> GraphFineTuner:
         """Method 2: run ``build()`` in a new graph, cut at ``target``, restore (``None``: from scratch).
 
+        >>> from ftcore.graph.nets.slim_mobilenet_v2 import mobilenet_v2
         >>> def build():
         ...     x = tf.compat.v1.placeholder(tf.float32, [None, 32, 32, 3], name="input")
         ...     mobilenet_v2(x, num_classes=5, depth_multiplier=0.35)
-        >>> ft = GraphFineTuner.from_builder(build, "runs/slim", "MobilenetV2/expanded_conv_14/output", 5)  # doctest: +SKIP
+        >>> with GraphFineTuner.from_builder(build, None, "MobilenetV2/expanded_conv_14/output", 5) as ft:
+        ...     print(ft.logits.name, ft.plan)
+        finetune_layers/logits:0 None
         """
         graph = tf.Graph()
         with graph.as_default():
@@ -283,8 +288,6 @@ class GraphFineTuner:
     def unfreeze(self, scopes: Iterable[str] | str, learning_rate: float) -> Stage:
         """Also train the trainable variables under ``scopes`` (e.g. the last base blocks) at
         ``learning_rate``, typically lower than the head's. Already trained values are kept.
-
-            >>> ft.unfreeze("MobilenetV2/expanded_conv_14", learning_rate=1e-4)  # doctest: +SKIP
         """
         return self._add_stage(scopes, learning_rate)
 
@@ -308,8 +311,6 @@ class GraphFineTuner:
         ``tf.data.Dataset`` of ``(x, y)`` batches (stops early when it ends). With ``logdir``,
         TensorBoard events get the scalar ``loss`` and histograms of a few frozen base weights
         and the new head's weights every step.
-
-            >>> losses = ft.fit((x_train, y_train), steps=100, logdir="runs/ft")  # doctest: +SKIP
         """
         if self.plan is not None:  # catches a global initializer run after the restore
             scopes = [s for st in self.stages for s in st.scopes]
