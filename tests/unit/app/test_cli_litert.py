@@ -24,9 +24,16 @@ def test_freeze_to_tflite_then_predict(photos, tmp_path, capsys):
     labels.write_text("ant\nbee\ncat\ndog\n")
     out = tmp_path / "small.tflite"
     code, stdout, err = cli(
-        capsys, "freeze", tmp_path / "small.keras", "--format", "tflite", "--output", out,
-        "--labels", labels,
-    )  # fmt: skip
+        capsys,
+        "freeze",
+        tmp_path / "small.keras",
+        "--format",
+        "tflite",
+        "--output",
+        out,
+        "--labels",
+        labels,
+    )
     assert code == 0, err
     assert "probe batch and 4 photos: tflite_max_abs_diff" in stdout
     assert "interpreter: " in stdout and json.loads(out.with_suffix(".tflite.json").read_text())
@@ -44,9 +51,16 @@ def test_freeze_int8_from_a_folder_of_task_images(tmp_path, capsys):
     for i, image in enumerate(pixels.round().astype(np.uint8)):
         Image.fromarray(image).save(folder / f"{i:02d}.png")
     code, stdout, err = cli(
-        capsys, "freeze", tmp_path / "small.keras", "--format", "tflite", "--int8", folder,
-        "--output", tmp_path / "q.tflite",
-    )  # fmt: skip
+        capsys,
+        "freeze",
+        tmp_path / "small.keras",
+        "--format",
+        "tflite",
+        "--int8",
+        folder,
+        "--output",
+        tmp_path / "q.tflite",
+    )
     assert code == 0, err
     assert "int8: top-1 agreement with the float model" in stdout
     assert "on 10 held-out images (threshold 0.9; calibrated on 30)" in stdout
@@ -61,7 +75,8 @@ def test_format_options_are_checked(tmp_path, capsys):
         (["--format", "tflite", "--min-agreement", "0.5"], "--min-agreement needs --int8 DIR"),
         (["--format", "tflite", "--int8", tmp_path / "none"], "no such folder of int8"),
     ):
-        code, _, err = cli(capsys, "freeze", tmp_path / "small.keras", "--output",
-                           tmp_path / "x.tflite", *argv)  # fmt: skip
+        code, _, err = cli(
+            capsys, "freeze", tmp_path / "small.keras", "--output", tmp_path / "x.tflite", *argv
+        )
         assert code == 1 and message in err, err
     assert not (tmp_path / "x.tflite").exists()

@@ -100,9 +100,11 @@ def test_int8_of_a_trained_model_passes_and_a_miscalibrated_one_is_refused(pretr
     src = source_task(size=32)
     out = pretrained.frozen_pb
     ok = litert.export_pb(
-        out, tmp_path / "ok.tflite", [pretrained.slim_output_name],
+        out,
+        tmp_path / "ok.tflite",
+        [pretrained.slim_output_name],
         int8=litert.Int8(src.x_train[:100], src.x_test),
-    )  # fmt: skip
+    )
     assert ok.check["int8"]["top1_agreement"] >= litert.MIN_AGREEMENT
     with from_tflite(tmp_path / "ok.tflite") as int8:
         accuracy = np.mean(int8(src.x_test).argmax(1) == src.y_test)
@@ -110,9 +112,11 @@ def test_int8_of_a_trained_model_passes_and_a_miscalibrated_one_is_refused(pretr
     raw_range = (src.x_train[:100] + 1) * 127.5
     with pytest.raises(litert.QuantizationError, match="below the threshold 0.9"):
         litert.export_pb(
-            out, tmp_path / "raw.tflite", [pretrained.slim_output_name],
+            out,
+            tmp_path / "raw.tflite",
+            [pretrained.slim_output_name],
             int8=litert.Int8(raw_range, src.x_test),
-        )  # fmt: skip
+        )
     assert not (tmp_path / "raw.tflite").exists()
 
 
