@@ -173,9 +173,13 @@ def test_keras_layers_fold_to_convolutions_bias_adds_and_one_pad():
         if isinstance(layer, layers.BatchNormalization):
             gamma, beta, mean, var = layer.get_weights()
             layer.set_weights(
-                [rng.uniform(0.5, 1.5, gamma.shape), rng.normal(size=beta.shape),
-                 rng.normal(size=mean.shape), rng.uniform(0.5, 1.5, var.shape)]
-            )  # fmt: skip
+                [
+                    rng.uniform(0.5, 1.5, gamma.shape),
+                    rng.normal(size=beta.shape),
+                    rng.normal(size=mean.shape),
+                    rng.uniform(0.5, 1.5, var.shape),
+                ]
+            )
     graph_def, inputs, outputs = keras_graph_def(model)
     folded = optimize(graph_def, outputs=[outputs[0].name], inputs=[inputs[0].name])
     ops = count_ops(folded)
