@@ -39,14 +39,22 @@ def gap_head(num_classes: int, dropout: float = 0.2) -> list[keras.layers.Layer]
 
 
 def conv_head(
-    num_classes: int, filters: int = 64, dropout: float = 0.2
+    num_classes: int, filters: int = 64, dropout: float = 0.2, normalize: bool = False
 ) -> list[keras.layers.Layer]:
     """The seed's head: 3x3 conv -> relu -> avgpool -> dropout -> 1x1 conv -> reshape -> softmax.
 
+    ``normalize=True`` puts a BatchNormalization first. Genuine ImageNet features need it: the
+    ReLU6 outputs of MobileNet 1.0 at ``conv_dw_6_relu`` have channel means from 0 to 5, and
+    SGD 0.01 on the raw head kills every ReLU in the first steps (held-out accuracy stays at
+    chance; see ``benchmarks/transfer_study.py``).
+
     >>> [type(layer).__name__ for layer in conv_head(3)][:3]
     ['Conv2D', 'ReLU', 'GlobalAveragePooling2D']
+    >>> type(conv_head(3, normalize=True)[0]).__name__
+    'BatchNormalization'
     """
-    return [
+    norm = [keras.layers.BatchNormalization(name="norm")] if normalize else []
+    return norm + [
         keras.layers.Conv2D(filters, 3, padding="same", name="conv"),
         keras.layers.ReLU(name="relu"),
         keras.layers.GlobalAveragePooling2D(keepdims=True, name="pool"),
