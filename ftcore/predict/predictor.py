@@ -99,6 +99,8 @@ class Predictor:
             raise MismatchError(
                 f"input batch has shape {x.shape}; the model expects [N, {', '.join(map(str, want))}]"
             )
+        if not len(x):
+            raise MismatchError(f"input batch of shape {x.shape} is empty")
         return np.concatenate(
             [self._run(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
         )
@@ -159,9 +161,33 @@ def _session_config(device: str) -> v1.ConfigProto:
 
 
 def _session_predictor(kind, session, inp, out, labels, preprocessing, close) -> Predictor:
+    """A Predictor running ``out`` from ``inp`` (an NHWC image input; unknown rank taken as one:
+    some kernels abort the process on a batch of another rank instead of raising)."""
+    if inp.shape.rank not in (None, 4):
+        close()
+        raise MismatchError(
+            f"input {inp.name} has shape {inp.shape}; the predictor runs image batches [N, H, W, C]"
+        )
     call = session.make_callable(out, feed_list=[inp])
-    shape = inp.shape.as_list()[1:] if inp.shape.rank is not None else ()
-    return Predictor(kind, call, shape, labels, preprocessing, close)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        try:
+            return call(x)
+        except tf.errors.OpError as e:  # e.g. an input without a static shape fed the wrong one
+            raise MismatchError(
+                f"the model failed on a batch of shape {x.shape}: {_op_error_line(e)}"
+            ) from None
+
+    shape = inp.shape.as_list()[1:] if inp.shape.rank is not None else [None, None, None]
+    return Predictor(kind, run, shape, labels, preprocessing, close)
+
+
+def _op_error_line(e: tf.errors.OpError) -> str:
+    """The line of a session error that says what went wrong (not the stack around it)."""
+    skip = ("Graph execution error", "Detected at node", "Node: ", "[[")
+    lines = [line for line in e.message.splitlines() if line.strip()]
+    found = [line for line in lines if not line.startswith((" ", "\t", *skip))]
+    return found[0].strip() if found else first_line(e)
 
 
 def from_checkpoint(

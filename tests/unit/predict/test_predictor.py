@@ -83,3 +83,26 @@ def test_load_errors_name_the_problem(slim_ckpt, tmp_path):
         from_checkpoint(slim_ckpt, "MobilenetV2/Predictions/Reshape_9")
     with pytest.raises(UnknownNameError, match="unknown device 'tpu'"):
         from_checkpoint(slim_ckpt, PREDICTIONS, device="tpu")
+
+
+def test_an_input_without_static_shape_is_checked_not_crashed(slim_pb):
+    """A .pb whose input lost its shape (found by fuzzing): a batch of another rank would abort
+    the process in oneDNN's convolution; the wrong depth raised a raw TF error."""
+    import tensorflow as tf
+
+    graph_def = tf.compat.v1.GraphDef.FromString(open(slim_pb, "rb").read())
+    next(n for n in graph_def.node if n.name == "input").attr.pop("shape")
+    with from_pb(graph_def, output=PREDICTIONS) as p:
+        assert p.input_shape == (None, None, None)
+        with pytest.raises(MismatchError, match=r"shape \(1,\); the model expects \[N, None"):
+            p.predict(np.zeros([1], np.float32))
+        with pytest.raises(MismatchError, match="input depth must be evenly divisible"):
+            p.predict(np.zeros([1, 32, 32, 1], np.float32))
+        with pytest.raises(MismatchError, match="is empty"):
+            p.predict(np.zeros([0, 32, 32, 3], np.float32))
+        assert p.predict(np.zeros([2, 32, 32, 3], np.float32)).shape == (2, 5)
+    g = tf.Graph()
+    with g.as_default():
+        tf.identity(tf.compat.v1.placeholder(tf.float32, [None, 4], name="x"), name="y")
+    with pytest.raises(MismatchError, match=r"input x:0 has shape \(None, 4\); .*\[N, H, W, C\]"):
+        from_pb(g.as_graph_def(), input_name="x", output="y")
