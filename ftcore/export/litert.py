@@ -32,10 +32,9 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import graph_pb2
 
-from ftcore import atomic
 from ftcore.errors import FtcoreError, MismatchError, MissingFileError, unknown_name
 from ftcore.export import pb
-from ftcore.export.sidecar import Sidecar, TensorInfo, read_sidecar, sidecar_path
+from ftcore.export.sidecar import Sidecar, TensorInfo, read_sidecar, write_export
 from ftcore.graph.checkpoint_files import resolve_checkpoint
 from ftcore.graph.restore import restore_meta_graph
 from ftcore.graph.safety import load_graph_def
@@ -245,9 +244,7 @@ def export_graph(
         check=check,
         format="tflite",
     )
-    atomic.write_text(sidecar_path(output_path), sidecar.to_json())
-    atomic.write_bytes(output_path, content)
-    return sidecar
+    return write_export(output_path, content, sidecar)
 
 
 def export_keras(model, output_path: str | os.PathLike, **kwargs) -> Sidecar:

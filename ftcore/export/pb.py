@@ -27,10 +27,9 @@ import tensorflow as tf
 from tensorflow.core.framework import graph_pb2
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-from ftcore import atomic
 from ftcore.errors import MismatchError, unknown_name
 from ftcore.export.optimize import optimize
-from ftcore.export.sidecar import Sidecar, TensorInfo, sidecar_path
+from ftcore.export.sidecar import Sidecar, TensorInfo, write_export
 from ftcore.graph.checkpoint_files import resolve_checkpoint
 from ftcore.graph.names import op_name, single_placeholder
 from ftcore.graph.restore import restore_meta_graph
@@ -205,9 +204,8 @@ def export_graph(
         optimized=optimize_graph,
         check=check,
     )
-    atomic.write_text(sidecar_path(output_path), sidecar.to_json())
-    atomic.write_bytes(output_path, graph_def.SerializeToString())
-    return sidecar
+    # deterministic: the same graph gives the same bytes (and sidecar hash) in every run
+    return write_export(output_path, graph_def.SerializeToString(deterministic=True), sidecar)
 
 
 def export_session(

@@ -14,10 +14,12 @@ export's self-check figures. Reading a sidecar needs no TensorFlow.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from pathlib import Path
 
+from ftcore import atomic
 from ftcore.errors import InvalidFileError
 from ftcore.file_kinds import read_text
 from ftcore.preprocessing import PREPROCESSING
@@ -47,6 +49,7 @@ class Sidecar:
     optimized: bool = True
     check: dict = dataclasses.field(default_factory=dict)
     format: str = "pb"
+    model_sha256: str = ""  # of the model file it describes; "" in sidecars before this field
 
     def to_json(self) -> str:
         d = dataclasses.asdict(self)
@@ -75,8 +78,10 @@ class Sidecar:
         """What is wrong with the field types (JSON can hold anything), or ``""``."""
         if not self.inputs or not self.outputs:
             return "it names no input or no output tensor"
-        if not isinstance(self.preprocessing, str) or not isinstance(self.format, str):
-            return "'preprocessing' and 'format' must be strings"
+        if not all(
+            isinstance(v, str) for v in (self.preprocessing, self.format, self.model_sha256)
+        ):
+            return "'preprocessing', 'format' and 'model_sha256' must be strings"
         if self.labels is not None and not (
             isinstance(self.labels, list) and all(isinstance(x, str) for x in self.labels)
         ):
@@ -104,8 +109,30 @@ def sidecar_path(pb_path: str | os.PathLike) -> Path:
 
 
 def read_sidecar(pb_path: str | os.PathLike) -> Sidecar | None:
-    """The sidecar written beside ``pb_path``, or None if there is none (nothing at its path)."""
+    """The sidecar written beside ``pb_path``, or None if there is none (nothing at its path).
+
+    Raises :class:`InvalidFileError` if it names another model file (``model_sha256``), as
+    after an export interrupted between writing the two files."""
     path = sidecar_path(pb_path)
     if not path.exists():
         return None
-    return Sidecar.from_json(read_text(path, "an ftcore export sidecar (JSON)"), str(path))
+    sidecar = Sidecar.from_json(read_text(path, "an ftcore export sidecar (JSON)"), str(path))
+    if sidecar.model_sha256 and Path(pb_path).is_file():
+        actual = hashlib.sha256(Path(pb_path).read_bytes()).hexdigest()
+        if actual != sidecar.model_sha256:
+            raise InvalidFileError(
+                f"{path} describes another model than {pb_path} (sha256 {actual[:12]}..., "
+                f"the sidecar says {sidecar.model_sha256[:12]}...): an interrupted export? "
+                "Export again."
+            )
+    return sidecar
+
+
+def write_export(model_path: str | os.PathLike, content: bytes, sidecar: Sidecar) -> Sidecar:
+    """Write ``content`` to ``model_path``, then ``sidecar`` (given the content's sha256)
+    beside it, each atomically: a crash between the two leaves a pair that
+    :func:`read_sidecar` refuses, never a sidecar silently describing another model."""
+    sidecar.model_sha256 = hashlib.sha256(content).hexdigest()
+    atomic.write_bytes(model_path, content)
+    atomic.write_text(sidecar_path(model_path), sidecar.to_json())
+    return sidecar

