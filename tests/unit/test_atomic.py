@@ -187,3 +187,34 @@ def test_fault_kill_stops_the_process_at_boundary_n(tmp_path, n, left):
     assert len(log.read_text().splitlines()) == n
     assert [p for p in _names(tmp_path) if p in ("a", "b")] == left
     assert all((tmp_path / p).read_text() == p.upper() for p in left)
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_boundaries_count_one_by_one_and_kill_at_n(tmp_path, monkeypatch):
+    """In process, with os.kill recorded instead of delivered (the subprocess tests above
+    deliver it): which boundary, which process, which signal."""
+    kills = []
+
+    def record_kill(pid, sig):
+        kills.append((pid, sig))
+        raise _Killed
+
+    log = tmp_path / "trace.log"
+    monkeypatch.setattr(atomic, "_FAULT", {"kill": "3", "trace": str(log)})
+    monkeypatch.setattr(atomic, "_boundaries", 0)
+    monkeypatch.setattr(atomic.os, "kill", record_kill)
+    write_text(tmp_path / "a", "A")
+    assert kills == []
+    with pytest.raises(_Killed):
+        write_text(tmp_path / "b", "B")
+    assert kills == [(os.getpid(), signal.SIGKILL)]
+    lines = [line.split(" ", 2) for line in log.read_text().splitlines()]
+    assert lines == [
+        ["1", "staged", str(tmp_path / "a")],
+        ["2", "replaced", str(tmp_path / "a")],
+        ["3", "staged", str(tmp_path / "b")],
+    ]
+    assert _names(tmp_path) == ["a", "trace.log"]  # b's temporary is gone, b never appeared
