@@ -23,7 +23,7 @@ def _raw(source, size=4, **kw) -> np.ndarray:
     return load_image(source, size, preprocessing="raw", resample="nearest", **kw)
 
 
-@pytest.mark.parametrize(("value", "expected"), [(65535, 255), (32896, 128), (0, 0)])
+@pytest.mark.parametrize(("value", "expected"), [(65535, 255), (65280, 254), (32896, 128), (0, 0)])
 def test_16_bit_grayscale_is_scaled_to_8_bit(value, expected):
     img = Image.fromarray(np.full((4, 4), value, np.uint16))
     out = _raw(_png(img))
@@ -32,14 +32,17 @@ def test_16_bit_grayscale_is_scaled_to_8_bit(value, expected):
 
 
 def test_big_endian_16_bit_tiff_is_scaled_too():
-    img = Image.fromarray(np.full((4, 4), 65535, np.uint16).astype(">u2"))
+    img = Image.fromarray(np.full((4, 4), 32896, np.uint16).astype(">u2"))
     buf = io.BytesIO()
     img.save(buf, format="TIFF")
     assert Image.open(io.BytesIO(buf.getvalue())).mode == "I;16B"
-    assert np.all(_raw(buf.getvalue()) == 255)
+    assert np.all(_raw(buf.getvalue()) == 128)  # scaled, not clipped to 255
 
 
-@pytest.mark.parametrize(("value", "expected"), [(200, 200), (255, 255), (65535, 255), (300, 1)])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(200, 200), (255, 255), (256, 0), (300, 1), (65535, 255), (70000, 255), (-5, 0)],
+)
 def test_32_bit_grayscale_keeps_8_bit_values_and_scales_wider_ones(value, expected):
     img = Image.fromarray(np.full((4, 4), value, np.int32))
     buf = io.BytesIO()
