@@ -161,7 +161,7 @@ def load_meta_graph(meta: str | os.PathLike, trust: bool = False) -> tf.Graph:
     try:
         with graph.as_default():
             v1.train.import_meta_graph(meta_def, clear_devices=True)
-    except (ValueError, KeyError, TypeError, IndexError, tf.errors.OpError) as e:
+    except Exception as e:  # noqa: BLE001 - a corrupt collection raises DecodeError, KeyError...
         raise InvalidFileError(
             f"{meta}: the meta graph cannot be imported: {first_line(e)}"
         ) from None

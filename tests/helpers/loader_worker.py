@@ -36,7 +36,7 @@ def loaders() -> dict[str, Callable[[str], object]]:
     from ftcore.app.cli import main
     from ftcore.export.sidecar import read_sidecar
     from ftcore.graph.checkpoint_files import checkpoint_contents
-    from ftcore.graph.restore import load_meta_graph, restore_meta_graph
+    from ftcore.graph.restore import load_meta_graph
     from ftcore.graph.safety import load_graph_def
     from ftcore.keras.backbone import load_checked_weights
     from ftcore.predict.images import load_image
@@ -49,9 +49,6 @@ def loaders() -> dict[str, Callable[[str], object]]:
         if code not in (0, 1):
             raise RuntimeError(f"ftcore {' '.join(argv)} exited {code}")
 
-    def restore(path: str) -> None:
-        restore_meta_graph(path).close()
-
     def weights(path: str) -> None:
         keras.utils.clear_session()  # layer names as in the sample (conv2d, not conv2d_7)
         load_checked_weights(small_keras_model(), path)
@@ -63,20 +60,12 @@ def loaders() -> dict[str, Callable[[str], object]]:
         "load_graph_def": load_graph_def,
         "load_meta_graph": load_meta_graph,
         "checkpoint_contents": lambda p: checkpoint_contents(p, verify=True),
-        "restore_meta_graph": restore,
         "predictor.load": lambda p: _predict_once(load(p, output=PREDICTIONS)),
         "load_checked_weights": weights,
         "load_image": lambda p: load_image(p, 32),
         "read_sidecar": sidecar,
         "ftcore inspect": lambda p: cli("inspect", p),
-        "ftcore predict": lambda p: cli("predict", p, "--output", PREDICTIONS, _image()),
     }
-
-
-def _image() -> str:
-    from ftcore_fixtures import photo_paths
-
-    return str(photo_paths()["chelsea_cat"])
 
 
 def _reply(e: BaseException | None) -> dict:

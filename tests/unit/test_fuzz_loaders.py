@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from ftcore.export.litert import export_keras
 from ftcore.export.sidecar import Sidecar, TensorInfo
 from tests.helpers.exports import small_keras_model
 from tests.helpers.fuzz import Worker, mutated, snapshot
@@ -76,6 +77,7 @@ def samples(base, slim_ckpt, slim_pb, photos) -> dict[str, Path]:
         labels=list("abcde"),
     )
     (out / "model.pb.json").write_text(sidecar.to_json())
+    export_keras(model, out / "model.tflite")
     cat = Image.open(photos["chelsea_cat"]).convert("RGB").resize((24, 16))
     for fmt in IMAGE_FORMATS:
         cat.save(out / f"cat.{fmt}")
@@ -84,6 +86,7 @@ def samples(base, slim_ckpt, slim_pb, photos) -> dict[str, Path]:
         "meta": next(Path(slim_ckpt).glob("*.meta")),
         "ckpt": Path(slim_ckpt),
         "keras": out / "model.keras",
+        "tflite": out / "model.tflite",
         "weights.h5": out / "model.weights.h5",
         "h5": out / "model.h5",
         "sidecar": out / "model.pb.json",
@@ -126,9 +129,9 @@ MUTATION_CASES = [
     ("load_meta_graph", "meta"),
     ("ftcore inspect", "meta"),
     ("checkpoint_contents", "ckpt"),
-    ("restore_meta_graph", "ckpt"),
-    ("ftcore predict", "ckpt"),
+    ("predictor.load", "ckpt"),  # restore_meta_graph, then one batch
     ("predictor.load", "keras"),
+    ("predictor.load", "tflite"),
     ("ftcore inspect", "keras"),
     ("load_checked_weights", "weights.h5"),
     ("load_checked_weights", "h5"),
@@ -170,7 +173,17 @@ def test_mutated_valid_files(loader, sample, data, samples, worker, base):
     _check(worker, base, loader, sample, path)
 
 
-RANDOM_CASES = [(loader, sample) for loader, sample in MUTATION_CASES if loader != "ftcore inspect"]
+#: One case per parser: random bytes never get past the first one.
+RANDOM_CASES = [
+    ("load_graph_def", "pb"),
+    ("load_meta_graph", "meta"),
+    ("checkpoint_contents", "ckpt"),
+    ("predictor.load", "keras"),
+    ("predictor.load", "tflite"),
+    ("load_checked_weights", "h5"),
+    ("load_image", "image"),
+    ("read_sidecar", "sidecar"),
+]
 
 
 @pytest.mark.parametrize("loader, sample", RANDOM_CASES)
