@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import keras
 
+from ftcore.errors import FtcoreError
 from ftcore.keras.optimizers import LayerwiseAdam, LayerwiseSGD, discriminative_multipliers
 from ftcore.keras.trainable import (
     FreezeReport,
@@ -56,7 +57,14 @@ class Stage:
         order = [p for p, _ in leaves(model)]
         if self.unfreeze_from is not None:
             first = first_leaf_from(model, self.unfreeze_from)
-            on = set(order[order.index(first) :]) if first else set()
+            if first is None:
+                raise FtcoreError(
+                    f"stage {self.name!r}: unfreeze_from={self.unfreeze_from!r} is past the end "
+                    f"of model {model.name!r} ({len(model.layers)} layers), so it would train "
+                    "nothing; index the model you train (the seed's model.layers[80:] counts "
+                    "the uncut MobileNet) or name a layer, e.g. unfreeze_stage('conv_dw_5')"
+                )
+            on = set(order[order.index(first) :])
         else:
             on = set(select(model, self.train)) if self.train is not None else set()
         bn = {p for p, layer in leaves(model) if isinstance(layer, keras.layers.BatchNormalization)}

@@ -318,3 +318,14 @@ def test_resume_into_another_model_is_refused(tmp_path):
         fine_tune(other, x, y, [head_stage(1)], checkpoint_dir=tmp_path, resume=True)
     with pytest.raises(TypeError, match="resume=True needs checkpoint_dir"):
         fine_tune(other, x, y, [head_stage(1)], resume=True)
+
+
+def test_unfreeze_from_past_the_end_is_an_error_not_a_stage_that_trains_nothing():
+    """The seed's ``model.layers[80:]`` on a model cut to fewer layers selected nothing."""
+    base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="b")])
+    model = attach_head(base, [keras.layers.Dense(2, name="logits")])
+    with pytest.raises(
+        FtcoreError,
+        match=r"unfreeze_from=80 is past the end .* layers\), so it would train nothing",
+    ):
+        unfreeze_stage(80).plan(model)
