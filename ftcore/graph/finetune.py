@@ -367,7 +367,8 @@ class GraphFineTuner:
         ``checkpoint`` state file names the new prefix, so a crash never leaves the state
         file naming a half-written checkpoint. Saving a step that is already there keeps the
         old files readable as ``<prefix>.previous`` (hard links, named by the state file)
-        until the new ones are complete. The result restores through
+        until the new ones are complete; meanwhile ``<prefix>`` itself has no index, so
+        reading it directly fails instead of mixing old and new files. The result restores through
         :func:`~ftcore.graph.restore.restore_meta_graph` and, after rebuilding with
         :func:`attach_head`, :func:`~ftcore.graph.restore.restore_built_graph`.
         """
@@ -383,8 +384,9 @@ class GraphFineTuner:
             stem = Path(saved).name
             (tmp / "tmp_state").unlink(missing_ok=True)  # Saver's own state file: ours follows
             backup = _link_previous(directory, stem)
-            if backup:
+            if backup:  # the state names the backup; the prefix has no index until the new one
                 _write_state(directory, backup)
+                (directory / f"{stem}.index").unlink(missing_ok=True)
         _write_state(directory, stem)
         for f in directory.glob(f"{backup}.*") if backup else ():
             f.unlink()
