@@ -81,7 +81,7 @@ class Budget:
 #: Per labels-per-class. The from-scratch arms get at least as many updates through the whole
 #: network as the fine-tuned ones get through their unfrozen part.
 BUDGETS = {
-    3: Budget(100, 10, 30, 100, 50, 150, 200),
+    3: Budget(300, 10, 30, 100, 50, 150, 200),  # 300 steps: the head BN statistics settle
     10: Budget(60, 5, 20, 100, 50, 150, 60),
     50: Budget(30, 3, 5, 150, 75, 225, 30),
 }
