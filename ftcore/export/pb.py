@@ -31,7 +31,7 @@ from ftcore.errors import MismatchError, unknown_name
 from ftcore.export.optimize import optimize
 from ftcore.export.sidecar import Sidecar, TensorInfo, write_export
 from ftcore.graph.checkpoint_files import resolve_checkpoint
-from ftcore.graph.names import op_name, single_placeholder
+from ftcore.graph.names import import_graph, op_name, single_placeholder
 from ftcore.graph.restore import restore_meta_graph
 from ftcore.preprocessing import PREPROCESSING
 
@@ -119,10 +119,7 @@ def run_graph_def(
     graph_def: graph_pb2.GraphDef, feeds: dict[str, np.ndarray], fetches: Sequence[str]
 ) -> list[np.ndarray]:
     """Run ``graph_def`` once in a fresh session (for checks, not for speed)."""
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.graph_util.import_graph_def(graph_def, name="")
-    with v1.Session(graph=graph) as sess:
+    with v1.Session(graph=import_graph(graph_def)) as sess:
         return sess.run(list(fetches), feed_dict=feeds)
 
 

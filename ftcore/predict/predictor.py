@@ -39,7 +39,7 @@ from ftcore.errors import (
 from ftcore.export.optimize import optimize
 from ftcore.export.sidecar import read_sidecar
 from ftcore.file_kinds import KINDS, check_file, model_kind
-from ftcore.graph.names import op_name, resolve_tensor, single_placeholder
+from ftcore.graph.names import import_graph, resolve_tensor, single_placeholder
 from ftcore.graph.restore import restore_meta_graph
 from ftcore.graph.safety import load_graph_def
 from ftcore.predict.images import load_images
@@ -291,31 +291,22 @@ def from_pb(
         output = output or sidecar.outputs[0].name
         labels = labels if labels is not None else sidecar.labels
         preprocessing = preprocessing or sidecar.preprocessing
-    if input_name is None:
-        found = [n.name for n in graph_def.node if n.op == "Placeholder"]
-        if len(found) != 1:
-            raise MismatchError(f"graph has placeholders {found}; name the input")
-        input_name = found[0]
     if output is None:
         raise MismatchError(
             f"name the output tensor of {source if sidecar is None else 'the graph'} (no sidecar)"
         )
-    nodes = {n.name for n in graph_def.node}
-    for kind, name in (("input", input_name), ("output", output)):
-        if op_name(name) not in nodes:
-            raise unknown_name(kind, op_name(name), sorted(nodes))
     if optimize_graph:
-        graph_def = optimize(graph_def, outputs=[output], inputs=[input_name])
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.graph_util.import_graph_def(graph_def, name="")
+        graph_def = optimize(graph_def, outputs=[output], inputs=[input_name] if input_name else [])
+    where = str(source) if isinstance(source, str | os.PathLike) else "the graph"
+    graph = import_graph(graph_def, source=where)
+    inp = resolve_tensor(graph, input_name, where) if input_name else single_placeholder(graph)
+    out = resolve_tensor(graph, output, where)
     session = v1.Session(graph=graph, config=_session_config(device))
-    tensor = lambda n: graph.get_tensor_by_name(n if ":" in n else n + ":0")  # noqa: E731
     return _session_predictor(
         "frozen",
         session,
-        tensor(input_name),
-        tensor(output),
+        inp,
+        out,
         labels,
         preprocessing or "mobilenet",
         session.close,
