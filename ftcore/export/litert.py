@@ -32,15 +32,15 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import graph_pb2
 
-from ftcore.errors import FtcoreError, MismatchError, MissingFileError, unknown_name
+from ftcore.errors import FtcoreError, MismatchError, MissingFileError
 from ftcore.export import pb
 from ftcore.export.sidecar import Sidecar, TensorInfo, read_sidecar, write_export
 from ftcore.graph.checkpoint_files import resolve_checkpoint
+from ftcore.graph.names import import_graph
 from ftcore.graph.restore import restore_meta_graph
 from ftcore.graph.safety import load_graph_def
 from ftcore.predict.images import load_images
 from ftcore.predict.litert import LiteRTModel
-from ftcore.preprocessing import PREPROCESSING
 
 #: Refuse an int8 model whose top-1 agreement with the float model is below this. Measured
 #: (benchmarks/int8_table.py) on the fine-tuned fixture models, Keras MobileNet 0.25 and slim
@@ -184,38 +184,39 @@ def _quantize(graph_def, names, shape, preprocessing, float_model, int8: Int8, o
 
 
 def export_graph(
-    graph_def: graph_pb2.GraphDef,
+    frozen: pb.FrozenModel,
     output_path: str | os.PathLike,
-    inputs: Sequence[TensorInfo],
-    outputs: Sequence[TensorInfo],
-    reference: pb.Reference,
-    probe: np.ndarray | None = None,
+    *,
     photos: Sequence[str | os.PathLike] | None = None,
     int8: Int8 | None = None,
     preprocessing: str = "mobilenet",
     labels: Sequence[str] | None = None,
     source: str = "",
-    atol: float = pb.ATOL,
-    rtol: float = pb.RTOL,
+    check: pb.SelfCheck | None = None,
     interpreter: str = "auto",
     num_threads: int | None = None,
 ) -> Sidecar:
-    """Convert ``graph_def``, self-check against ``reference``, write ``.tflite`` + sidecar.
+    """Convert ``frozen``, self-check against its reference, write ``.tflite`` + sidecar.
 
     ``photos``: real images for the check (default: the shipped photos); ``interpreter`` and
     ``num_threads`` as :class:`~ftcore.predict.litert.LiteRTModel`.
     """
-    if len(inputs) != 1:
-        raise MismatchError(f"export handles single-input graphs; got {[t.name for t in inputs]}")
-    if preprocessing not in PREPROCESSING:
-        raise unknown_name("preprocessing", preprocessing, PREPROCESSING)
+    pb.check_single_input(frozen, preprocessing)
+    check = check or pb.SelfCheck()
+    graph_def, inputs, outputs, reference = (
+        frozen.graph_def,
+        frozen.inputs,
+        frozen.outputs,
+        frozen.reference,
+    )
+    atol, rtol = check.atol, check.rtol
     names_in, names_out = [inputs[0].name], [t.name for t in outputs]
     content = convert(graph_def, names_in, names_out)
     options = {"interpreter": interpreter, "num_threads": num_threads}
     model = LiteRTModel(content, source="converted model", **options)
-    probe = pb.probe_batch(inputs[0].shape) if probe is None else np.asarray(probe, np.float32)
+    probe = check.probe_for(inputs[0].shape)
     real, photo_names = _photo_batch(inputs[0].shape, preprocessing, photos)
-    check = {"probe_shape": list(probe.shape), "photos": photo_names, "atol": atol, "rtol": rtol}
+    figures = {"probe_shape": list(probe.shape), "photos": photo_names, "atol": atol, "rtol": rtol}
     worst = pb.compare_outputs(
         reference(probe), model(probe), "tflite model (probe batch)", atol, rtol
     )
@@ -224,11 +225,11 @@ def export_graph(
             worst,
             pb.compare_outputs(reference(real), model(real), "tflite model (photos)", atol, rtol),
         )
-    check["tflite_max_abs_diff"] = worst
-    check["interpreter"] = model.interpreter
+    figures["tflite_max_abs_diff"] = worst
+    figures["interpreter"] = model.interpreter
     dtype = "float32"
     if int8 is not None:
-        content, check["int8"] = _quantize(
+        content, figures["int8"] = _quantize(
             graph_def, (names_in, names_out), inputs[0].shape, preprocessing, model, int8, options
         )
         dtype = "int8"
@@ -241,7 +242,7 @@ def export_graph(
         preprocessing=preprocessing,
         labels=list(labels) if labels is not None else None,
         source=source,
-        check=check,
+        check=figures,
         format="tflite",
     )
     return write_export(output_path, content, sidecar)
@@ -249,11 +250,8 @@ def export_graph(
 
 def export_keras(model, output_path: str | os.PathLike, **kwargs) -> Sidecar:
     """A Keras model to ``.tflite``, checked against the model itself; see :func:`export_graph`."""
-    graph_def, inputs, outputs = pb.keras_graph_def(model)
     kwargs.setdefault("source", f"keras model {model.name}")
-    return export_graph(
-        graph_def, output_path, inputs, outputs, pb.keras_reference(model), **kwargs
-    )
+    return export_graph(pb.keras_export(model), output_path, **kwargs)
 
 
 def export_checkpoint(
@@ -266,9 +264,9 @@ def export_checkpoint(
 ) -> Sidecar:
     """A TF1 checkpoint (with ``.meta``) to ``.tflite``, checked against the restored session."""
     with restore_meta_graph(ckpt, trust=trust) as restored:
-        graph_def, inp, outs, reference = pb.session_export(restored.session, outputs, input_name)
+        frozen = pb.session_export(restored.session, outputs, input_name)
         kwargs.setdefault("source", f"checkpoint {resolve_checkpoint(ckpt)}")
-        return export_graph(graph_def, output_path, inp, outs, reference, **kwargs)
+        return export_graph(frozen, output_path, **kwargs)
 
 
 def export_pb(
@@ -292,10 +290,7 @@ def export_pb(
         kwargs.setdefault("labels", sidecar.labels)
     if not outputs:
         raise MismatchError(f"name the output tensor(s) of {pb_path} (it has no sidecar)")
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.graph_util.import_graph_def(graph_def, name="")
-    with tf.compat.v1.Session(graph=graph) as session:
-        graph_def, inp, outs, reference = pb.session_export(session, outputs, input_name)
+    with tf.compat.v1.Session(graph=import_graph(graph_def, source=str(pb_path))) as session:
+        frozen = pb.session_export(session, outputs, input_name)
         kwargs.setdefault("source", f"frozen graph {pb_path}")
-        return export_graph(graph_def, output_path, inp, outs, reference, **kwargs)
+        return export_graph(frozen, output_path, **kwargs)

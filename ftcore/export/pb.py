@@ -19,6 +19,7 @@ Entry points: :func:`export_checkpoint` (a Saver checkpoint with its ``.meta``),
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 
@@ -40,6 +41,30 @@ v1 = tf.compat.v1
 ATOL, RTOL = 1e-4, 1e-3
 #: The restored model an export is checked against: a batch in, its outputs out.
 Reference = Callable[[np.ndarray], Sequence[np.ndarray]]
+
+
+@dataclasses.dataclass(frozen=True)
+class FrozenModel:
+    """What every export starts from: a frozen GraphDef, its single input and its outputs,
+    and the restored model (``reference``) the export must reproduce."""
+
+    graph_def: graph_pb2.GraphDef
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    reference: Reference
+
+
+@dataclasses.dataclass(frozen=True)
+class SelfCheck:
+    """How an export checks itself: ``|export - restored| <= atol + rtol * |restored|`` on
+    ``probe`` (default: a seeded random batch in [-1, 1])."""
+
+    probe: np.ndarray | None = None
+    atol: float = ATOL
+    rtol: float = RTOL
+
+    def probe_for(self, shape: Sequence[int | None]) -> np.ndarray:
+        return probe_batch(shape) if self.probe is None else np.asarray(self.probe, np.float32)
 
 
 # --- TF1 checkpoints (restored with ftcore.graph.restore) ----------------------------------
@@ -69,8 +94,8 @@ def session_graph_def(sess: v1.Session, outputs: Sequence[str]) -> graph_pb2.Gra
 
 def session_export(
     sess: v1.Session, outputs: Sequence[str], input_name: str | None = None
-) -> tuple[graph_pb2.GraphDef, list[TensorInfo], list[TensorInfo], Reference]:
-    """What an export of a live session needs: (frozen GraphDef, inputs, outputs, reference).
+) -> FrozenModel:
+    """A live session frozen for export, with the session itself as the reference.
 
     ``input_name`` defaults to the graph's only placeholder; the reference runs the session.
     """
@@ -82,7 +107,7 @@ def session_export(
     outs = [graph.get_tensor_by_name(_tensor_name(graph, o, "output")) for o in outputs]
     graph_def = session_graph_def(sess, [t.name for t in outs])
     reference = lambda x: sess.run(outs, {inp: x})  # noqa: E731
-    return graph_def, [_tensor_info(inp)], [_tensor_info(t) for t in outs], reference
+    return FrozenModel(graph_def, [_tensor_info(inp)], [_tensor_info(t) for t in outs], reference)
 
 
 # --- Keras ----------------------------------------------------------------------------------
@@ -100,6 +125,11 @@ def keras_graph_def(model) -> tuple[graph_pb2.GraphDef, list[TensorInfo], list[T
     inputs = [_tensor_info(t) for t in frozen.inputs if t.dtype != tf.resource]
     outputs = [_tensor_info(t) for t in frozen.outputs]
     return frozen.graph.as_graph_def(), inputs, outputs
+
+
+def keras_export(model) -> FrozenModel:
+    """A Keras model frozen for export, with the model itself (inference mode) as the reference."""
+    return FrozenModel(*keras_graph_def(model), keras_reference(model))
 
 
 def keras_reference(model) -> Reference:
@@ -158,38 +188,43 @@ def probe_batch(shape: Sequence[int | None], batch: int = 2, seed: int = 0) -> n
     return np.random.default_rng(seed).uniform(-1, 1, [batch, *dims]).astype(np.float32)
 
 
+def check_single_input(model: FrozenModel, preprocessing: str) -> None:
+    """Exports handle one input and a known preprocessing convention."""
+    if len(model.inputs) != 1:
+        raise MismatchError(
+            f"export handles single-input graphs; got inputs {[t.name for t in model.inputs]}"
+        )
+    if preprocessing not in PREPROCESSING:
+        raise unknown_name("preprocessing", preprocessing, PREPROCESSING)
+
+
 def export_graph(
-    graph_def: graph_pb2.GraphDef,
+    model: FrozenModel,
     output_path: str | os.PathLike,
-    inputs: Sequence[TensorInfo],
-    outputs: Sequence[TensorInfo],
-    reference: Reference,
-    probe: np.ndarray | None = None,
+    *,
     optimize_graph: bool = True,
     preprocessing: str = "mobilenet",
     labels: Sequence[str] | None = None,
     source: str = "",
-    atol: float = ATOL,
-    rtol: float = RTOL,
+    check: SelfCheck | None = None,
 ) -> Sidecar:
-    """Optimize (optionally), self-check against ``reference`` and write ``.pb`` + sidecar atomically."""
-    if len(inputs) != 1:
-        raise MismatchError(
-            f"export handles single-input graphs; got inputs {[t.name for t in inputs]}"
-        )
-    if preprocessing not in PREPROCESSING:
-        raise unknown_name("preprocessing", preprocessing, PREPROCESSING)
-    probe = probe_batch(inputs[0].shape) if probe is None else np.asarray(probe, np.float32)
-    expected = reference(probe)
+    """Optimize (optionally), self-check against ``model.reference`` and write ``.pb`` + sidecar
+    atomically."""
+    check_single_input(model, preprocessing)
+    check = check or SelfCheck()
+    graph_def, inputs, outputs = model.graph_def, model.inputs, model.outputs
+    atol, rtol = check.atol, check.rtol
+    probe = check.probe_for(inputs[0].shape)
+    expected = model.reference(probe)
     fetches = [t.name for t in outputs]
     feeds = {inputs[0].name: probe}
-    check = {"probe_shape": list(probe.shape), "atol": atol, "rtol": rtol}
-    check["frozen_max_abs_diff"] = compare_outputs(
+    figures = {"probe_shape": list(probe.shape), "atol": atol, "rtol": rtol}
+    figures["frozen_max_abs_diff"] = compare_outputs(
         expected, run_graph_def(graph_def, feeds, fetches), "frozen graph", atol, rtol
     )
     if optimize_graph:
         graph_def = optimize(graph_def, outputs=fetches, inputs=[inputs[0].name])
-        check["optimized_max_abs_diff"] = compare_outputs(
+        figures["optimized_max_abs_diff"] = compare_outputs(
             expected, run_graph_def(graph_def, feeds, fetches), "optimized graph", atol, rtol
         )
     sidecar = Sidecar(
@@ -199,7 +234,7 @@ def export_graph(
         labels=list(labels) if labels is not None else None,
         source=source,
         optimized=optimize_graph,
-        check=check,
+        check=figures,
     )
     # deterministic: the same graph gives the same bytes (and sidecar hash) in every run
     return write_export(output_path, graph_def.SerializeToString(deterministic=True), sidecar)
@@ -216,9 +251,8 @@ def export_session(
 
     ``input_name`` defaults to the graph's only placeholder; see :func:`export_graph` for the rest.
     """
-    graph_def, inputs, outs, reference = session_export(sess, outputs, input_name)
     kwargs.setdefault("source", "TF1 session")
-    return export_graph(graph_def, output_path, inputs, outs, reference, **kwargs)
+    return export_graph(session_export(sess, outputs, input_name), output_path, **kwargs)
 
 
 def export_checkpoint(
@@ -243,6 +277,5 @@ def export_checkpoint(
 
 def export_keras(model, output_path: str | os.PathLike, **kwargs) -> Sidecar:
     """Freeze a Keras model to ``output_path``; see :func:`export_graph`."""
-    graph_def, inputs, outputs = keras_graph_def(model)
     kwargs.setdefault("source", f"keras model {model.name}")
-    return export_graph(graph_def, output_path, inputs, outputs, keras_reference(model), **kwargs)
+    return export_graph(keras_export(model), output_path, **kwargs)

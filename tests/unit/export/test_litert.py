@@ -10,7 +10,7 @@ import pytest
 
 from ftcore.errors import FtcoreError, MismatchError
 from ftcore.export import litert, pb
-from ftcore.export.pb import keras_graph_def
+from ftcore.export.pb import FrozenModel, keras_graph_def
 from ftcore.export.sidecar import read_sidecar, sidecar_path
 from ftcore.predict.images import load_images
 from ftcore.predict.predictor import from_checkpoint, from_tflite
@@ -67,7 +67,9 @@ def test_export_fails_with_the_numbers_and_writes_nothing(tmp_path):
         with pytest.raises(
             MismatchError, match=rf"tflite model \({what}\): output 0 .* up to 0\.01"
         ):
-            litert.export_graph(graph_def, tmp_path / "bad.tflite", inputs, outputs, reference)
+            litert.export_graph(
+                FrozenModel(graph_def, inputs, outputs, reference), tmp_path / "bad.tflite"
+            )
     assert list(tmp_path.iterdir()) == []
 
 

@@ -9,7 +9,13 @@ import pytest
 
 from ftcore.errors import InvalidFileError, MismatchError, UnknownNameError
 from ftcore.export.optimize import count_ops
-from ftcore.export.pb import export_checkpoint, export_graph, export_keras, keras_graph_def
+from ftcore.export.pb import (
+    FrozenModel,
+    export_checkpoint,
+    export_graph,
+    export_keras,
+    keras_graph_def,
+)
 from ftcore.export.sidecar import Sidecar, TensorInfo, read_sidecar, sidecar_path
 from ftcore.graph.safety import load_graph_def
 from ftcore.predict.predictor import from_checkpoint, from_keras, from_pb
@@ -58,7 +64,7 @@ def test_export_fails_with_the_numbers_and_writes_nothing(tmp_path):
         return [model(x, training=False).numpy() + 0.01]
 
     with pytest.raises(MismatchError, match=r"frozen graph: output 0 differs .* by up to 0\.01"):
-        export_graph(graph_def, out, inputs, outputs, off_by_a_bit)
+        export_graph(FrozenModel(graph_def, inputs, outputs, off_by_a_bit), out)
     assert list(tmp_path.iterdir()) == []
 
 
