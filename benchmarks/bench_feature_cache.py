@@ -54,8 +54,9 @@ def _train(model, x, y, epochs: int, cache: bool) -> list[float]:
     from ftcore.keras import fine_tune, head_stage
 
     timer = EpochTimer()
-    result = fine_tune(model, x, y, [head_stage(epochs)], batch_size=BATCH, cache_features=cache,
-                       callbacks=[timer])  # fmt: skip
+    result = fine_tune(
+        model, x, y, [head_stage(epochs)], batch_size=BATCH, cache_features=cache, callbacks=[timer]
+    )
     assert result.stages[0].cached is cache
     return timer.seconds
 

@@ -46,10 +46,11 @@ def image_batch(batch: int, seed: int = 0) -> np.ndarray:
 
 def _randomise_bn(values: dict[str, np.ndarray], rng) -> dict[str, np.ndarray]:
     return {
-        name: rng.uniform(0.5, 1.5, v.shape).astype(v.dtype) if "variance" in name or "gamma" in name
+        name: rng.uniform(0.5, 1.5, v.shape).astype(v.dtype)
+        if "variance" in name or "gamma" in name
         else rng.uniform(-0.2, 0.2, v.shape).astype(v.dtype)
         for name, v in values.items()
-    }  # fmt: skip
+    }
 
 
 def build_slim(root: Path) -> tuple[Path, Path]:

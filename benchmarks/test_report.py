@@ -16,10 +16,14 @@ MEDIANS = {("slim", "frozen"): 0.01, ("slim", "restored"): 0.02, ("keras", "froz
 
 def saved_run(tmp_path, medians=MEDIANS):
     cases = [
-        {"name": f"test_inference_throughput[{m}-cpu-{b}-{p}]", "stats": {"median": med * b},
-         "extra_info": {"model": m, "path": p, "device": "cpu", "batch": b}}
-        for (m, p), med in medians.items() for b in (1, 8)
-    ] + [{"name": "test_feature_cache", "stats": {"median": 1.0}, "extra_info": {}}]  # fmt: skip
+        {
+            "name": f"test_inference_throughput[{m}-cpu-{b}-{p}]",
+            "stats": {"median": med * b},
+            "extra_info": {"model": m, "path": p, "device": "cpu", "batch": b},
+        }
+        for (m, p), med in medians.items()
+        for b in (1, 8)
+    ] + [{"name": "test_feature_cache", "stats": {"median": 1.0}, "extra_info": {}}]
     path = tmp_path / "0001_run.json"
     path.write_text(json.dumps({"benchmarks": cases}))
     return path

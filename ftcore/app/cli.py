@@ -298,9 +298,11 @@ def _run_freeze(args: argparse.Namespace) -> int:
         print(f"interpreter: {check['interpreter']}")
     if "int8" in check:
         q = check["int8"]
-        print(f"int8: top-1 agreement with the float model {q['top1_agreement']:.3f} on "
-              f"{q['held_out_images']} held-out images (threshold {q['min_agreement']:g}; "
-              f"calibrated on {q['calibration_images']})")  # fmt: skip
+        print(
+            f"int8: top-1 agreement with the float model {q['top1_agreement']:.3f} on "
+            f"{q['held_out_images']} held-out images (threshold {q['min_agreement']:g}; "
+            f"calibrated on {q['calibration_images']})"
+        )
     return 0
 
 

@@ -29,27 +29,21 @@ from collections.abc import Iterator
 
 #: Native stderr lines (regex searched in each line) and why each is harmless.
 NATIVE_NOISE: dict[str, str] = {
-    r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR":
-        "absl's notice that early log lines go to stderr",
+    r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR": "absl's notice that early log lines go to stderr",
     r"\] oneDNN custom operations are on\.": "oneDNN banner (informational)",
     r"cudart_stub\.cc:\d+\] Could not find cuda drivers on your machine": "no GPU: CPU is used",
     r"\] failed call to cuInit: ": "no usable GPU driver: CPU is used",
-    r"cpu_feature_guard\.cc:\d+\] This TensorFlow binary is optimized to use available CPU":
-        "build-flags banner",
-    r"^To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler":
-        "second line of the build-flags banner",
-    r"\] NodeDef mentions attribute use_unbounded_threadpool which is not in the op definition":
-        "tf.data attribute newer than the runtime's op registry; ignored by TF, once per epoch",
-    r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$":
-        "the LiteRT interpreter's default CPU delegate (every .tflite load)",
-}  # fmt: skip
+    r"cpu_feature_guard\.cc:\d+\] This TensorFlow binary is optimized to use available CPU": "build-flags banner",
+    r"^To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler": "second line of the build-flags banner",
+    r"\] NodeDef mentions attribute use_unbounded_threadpool which is not in the op definition": "tf.data attribute newer than the runtime's op registry; ignored by TF, once per epoch",
+    r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$": "the LiteRT interpreter's default CPU delegate (every .tflite load)",
+}
 
 #: ``tensorflow`` logger messages (regex) for TF1 APIs ftcore uses deliberately.
 PYTHON_NOISE: dict[str, str] = {
     r"^From .*: (convert_variables_to_constants|extract_sub_graph) \(from tensorflow\.python"
-    r"\.framework\.\w+\) is deprecated and will be removed in a future version\.":
-        "freezing a TF1 session graph is what ftcore exports; the v1 API is supported",
-}  # fmt: skip
+    r"\.framework\.\w+\) is deprecated and will be removed in a future version\.": "freezing a TF1 session graph is what ftcore exports; the v1 API is supported",
+}
 
 _NATIVE = re.compile("|".join(f"(?:{p})" for p in NATIVE_NOISE))
 _PYTHON = re.compile("|".join(f"(?:{p})" for p in PYTHON_NOISE), re.DOTALL)

@@ -149,9 +149,11 @@ def strip_training_nodes(
     bypass = {
         n.name
         for n in gd.node
-        if n.op in PASS_THROUGH_OPS and n.name not in protected and n.input
+        if n.op in PASS_THROUGH_OPS
+        and n.name not in protected
+        and n.input
         and not n.input[0].startswith("^")
-    }  # fmt: skip
+    }
 
     def resolve(inp: str) -> str:
         seen = set()

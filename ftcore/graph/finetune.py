@@ -265,9 +265,10 @@ class GraphFineTuner:
         before = set(variables_by_name(self.graph))
         with self.graph.as_default(), tf.name_scope(f"finetune_train/stage_{len(self.stages)}"):
             handles = {v.op for v in variables} | {
-                v.op for v in self.graph.get_collection(v1.GraphKeys.GLOBAL_VARIABLES)
+                v.op
+                for v in self.graph.get_collection(v1.GraphKeys.GLOBAL_VARIABLES)
                 if any(in_scope(v.name, s) for s in parse_scopes(scopes))
-            }  # fmt: skip
+            }
             updates = [
                 op
                 for op in self.graph.get_collection(v1.GraphKeys.UPDATE_OPS)

@@ -62,14 +62,34 @@ DANGEROUS_OPS: dict[str, str] = {
     **dict.fromkeys(["Restore", "RestoreV2", "RestoreSlice"], "reads checkpoint files"),
     **dict.fromkeys(["MatchingFiles", "MatchingFilesDataset"], "lists the file system"),
     **dict.fromkeys(["PyFunc", "PyFuncStateless", "EagerPyFunc"], "runs Python code"),
-    **dict.fromkeys(["WholeFileReader", "WholeFileReaderV2", "TFRecordReaderV2",
-                     "TextLineReaderV2", "FixedLengthRecordReaderV2", "ReaderReadV2",
-                     "TFRecordDataset", "TFRecordDatasetV2", "TextLineDataset",
-                     "FixedLengthRecordDataset", "FixedLengthRecordDatasetV2"], "reads files"),
-    **dict.fromkeys(["WriteSummary", "WriteScalarSummary", "WriteImageSummary",
-                     "CreateSummaryFileWriter", "SummaryWriter"], "writes event files"),
+    **dict.fromkeys(
+        [
+            "WholeFileReader",
+            "WholeFileReaderV2",
+            "TFRecordReaderV2",
+            "TextLineReaderV2",
+            "FixedLengthRecordReaderV2",
+            "ReaderReadV2",
+            "TFRecordDataset",
+            "TFRecordDatasetV2",
+            "TextLineDataset",
+            "FixedLengthRecordDataset",
+            "FixedLengthRecordDatasetV2",
+        ],
+        "reads files",
+    ),
+    **dict.fromkeys(
+        [
+            "WriteSummary",
+            "WriteScalarSummary",
+            "WriteImageSummary",
+            "CreateSummaryFileWriter",
+            "SummaryWriter",
+        ],
+        "writes event files",
+    ),
     **dict.fromkeys(["LoadAndRemapMatrix", "GenerateVocabRemapping"], "reads checkpoint files"),
-}  # fmt: skip
+}
 
 #: The extra ops a checkpoint's own meta graph needs to restore itself (see ``allow_ops``).
 CHECKPOINT_OPS: frozenset[str] = frozenset(

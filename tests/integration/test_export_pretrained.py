@@ -42,9 +42,12 @@ def test_slim_checkpoint_export_keeps_outputs_and_accuracy(pretrained, src, tmp_
 
 def test_keras_weights_export_matches_the_restored_model(pretrained, src, tmp_path):
     model = keras.applications.MobileNet(
-        input_shape=(pretrained.image_size,) * 2 + (3,), alpha=pretrained.keras_alpha,
-        include_top=False, weights=str(pretrained.keras_weights), pooling="avg",
-    )  # fmt: skip
+        input_shape=(pretrained.image_size,) * 2 + (3,),
+        alpha=pretrained.keras_alpha,
+        include_top=False,
+        weights=str(pretrained.keras_weights),
+        pooling="avg",
+    )
     out = tmp_path / "keras.pb"
     sidecar = export_keras(model, out)
     assert not {"Rsqrt", "FusedBatchNormV3"} & set(count_ops(load_graph_def(out)))

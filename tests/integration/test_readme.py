@@ -65,8 +65,11 @@ def test_cli_examples_succeed(python_examples, workdir, line):
     assert args[0] == "ftcore"
     proc = subprocess.run(
         [sys.executable, "-m", "ftcore.app.cli", *args[1:]],
-        cwd=workdir, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip()
 

@@ -33,9 +33,20 @@ v1 = tf.compat.v1
 
 #: (stride, output channels) of the 13 depthwise-separable layers after ``Conv2d_0``.
 LAYERS: tuple[tuple[int, int], ...] = (
-    (1, 64), (2, 128), (1, 128), (2, 256), (1, 256), (2, 512),
-    (1, 512), (1, 512), (1, 512), (1, 512), (1, 512), (2, 1024), (1, 1024),
-)  # fmt: skip
+    (1, 64),
+    (2, 128),
+    (1, 128),
+    (2, 256),
+    (1, 256),
+    (2, 512),
+    (1, 512),
+    (1, 512),
+    (1, 512),
+    (1, 512),
+    (1, 512),
+    (2, 1024),
+    (1, 1024),
+)
 
 #: End point names in build order (``final_endpoint`` takes one of these).
 END_POINTS: tuple[str, ...] = ("Conv2d_0",) + tuple(

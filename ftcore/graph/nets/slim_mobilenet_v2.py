@@ -36,13 +36,23 @@ v1 = tf.compat.v1
 #: (expansion factor, output channels, stride) for the 17 inverted-residual blocks.
 BLOCKS: tuple[tuple[int, int, int], ...] = (
     (1, 16, 1),
-    (6, 24, 2), (6, 24, 1),
-    (6, 32, 2), (6, 32, 1), (6, 32, 1),
-    (6, 64, 2), (6, 64, 1), (6, 64, 1), (6, 64, 1),
-    (6, 96, 1), (6, 96, 1), (6, 96, 1),
-    (6, 160, 2), (6, 160, 1), (6, 160, 1),
+    (6, 24, 2),
+    (6, 24, 1),
+    (6, 32, 2),
+    (6, 32, 1),
+    (6, 32, 1),
+    (6, 64, 2),
+    (6, 64, 1),
+    (6, 64, 1),
+    (6, 64, 1),
+    (6, 96, 1),
+    (6, 96, 1),
+    (6, 96, 1),
+    (6, 160, 2),
+    (6, 160, 1),
+    (6, 160, 1),
     (6, 320, 1),
-)  # fmt: skip
+)
 
 
 def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -87,13 +97,19 @@ def _batch_norm(x: tf.Tensor, ctx: _Ctx) -> tf.Tensor:
         beta = v1.get_variable("beta", [c], initializer=v1.zeros_initializer())
         gamma = v1.get_variable("gamma", [c], initializer=v1.ones_initializer())
         mean = v1.get_variable(
-            "moving_mean", [c], initializer=v1.zeros_initializer(), trainable=False,
+            "moving_mean",
+            [c],
+            initializer=v1.zeros_initializer(),
+            trainable=False,
             collections=[v1.GraphKeys.GLOBAL_VARIABLES, v1.GraphKeys.MOVING_AVERAGE_VARIABLES],
-        )  # fmt: skip
+        )
         var = v1.get_variable(
-            "moving_variance", [c], initializer=v1.ones_initializer(), trainable=False,
+            "moving_variance",
+            [c],
+            initializer=v1.ones_initializer(),
+            trainable=False,
             collections=[v1.GraphKeys.GLOBAL_VARIABLES, v1.GraphKeys.MOVING_AVERAGE_VARIABLES],
-        )  # fmt: skip
+        )
         if not ctx.is_training:
             y, _, _ = v1.nn.fused_batch_norm(
                 x, gamma, beta, mean=mean, variance=var, epsilon=ctx.bn_epsilon, is_training=False

@@ -139,10 +139,19 @@ def test_inspect_keras_model_and_weights(tmp_path, capsys):
         (["predict", "{tmp}/junk.pb", "x.jpg"], "junk.pb is not a binary GraphDef protobuf"),
         (["inspect", "{tmp}/junk.pb"], "junk.pb is not a binary GraphDef protobuf"),
         (["predict", "{pb}", "{tmp}/nope.jpg"], "nope.jpg"),
-        (["freeze", "{slim_ckpt}", "--output", "{tmp}/o.pb", "--outputs", "MobilenetV2/Predictions/Reshap_1"],
-         "unknown output 'MobilenetV2/Predictions/Reshap_1'; closest: 'MobilenetV2/Predictions/Reshape_1'"),
+        (
+            [
+                "freeze",
+                "{slim_ckpt}",
+                "--output",
+                "{tmp}/o.pb",
+                "--outputs",
+                "MobilenetV2/Predictions/Reshap_1",
+            ],
+            "unknown output 'MobilenetV2/Predictions/Reshap_1'; closest: 'MobilenetV2/Predictions/Reshape_1'",
+        ),
     ],
-)  # fmt: skip
+)
 def test_user_mistakes_are_one_line_and_nonzero(
     argv, message, tmp_path, slim_ckpt, frozen_pb, capsys
 ):
@@ -158,7 +167,9 @@ def test_user_mistakes_are_one_line_and_nonzero(
 def test_error_exit_in_a_real_process_has_no_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "ftcore.app.cli", "inspect", str(tmp_path / "nothing.pb")],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and "error: no such file or directory" in result.stderr
