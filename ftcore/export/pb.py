@@ -12,9 +12,13 @@ labels, the check's figures) are written atomically.
 Entry points: :func:`export_checkpoint` (a Saver checkpoint with its ``.meta``),
 :func:`export_session` (a live TF1 session), :func:`export_keras` (a Keras model).
 
-    >>> sc = export_checkpoint("runs/slim", "model.pb", outputs=["MobilenetV2/Predictions/Reshape_1"])  # doctest: +SKIP
-    >>> sc.inputs, sc.check["optimized_max_abs_diff"] < 1e-4  # doctest: +SKIP
-    ([TensorInfo(name='input:0', shape=[None, 32, 32, 3], dtype='float32')], True)
+    >>> import pathlib, tempfile
+    >>> from ftcore_fixtures.build import ensure_built
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "model.pb"
+    >>> sc = export_checkpoint(ensure_built().slim_ckpt_dir, out,
+    ...                        outputs=["MobilenetV2/Predictions/Reshape_1"])
+    >>> sc.inputs, sc.check["optimized_max_abs_diff"] < 1e-4, out.is_file()
+    ([TensorInfo(name='input:0', shape=[None, 32, 32, 3], dtype='float32')], True, True)
 """
 
 from __future__ import annotations

@@ -10,9 +10,13 @@ A ``.tflite`` file holds data, not code, unless it uses custom operators: Tensor
 interpreter runs ``Flex`` ops (any TF op, file reads included). :func:`custom_ops` lists them and
 :class:`LiteRTModel` refuses such models unless trusted.
 
-    >>> model = LiteRTModel(open("model.tflite", "rb").read())  # doctest: +SKIP
-    >>> model.interpreter, model(x)[0].shape                    # doctest: +SKIP
-    ('ai_edge_litert 2.3.0', (8, 1000))
+    >>> import keras, numpy as np
+    >>> from ftcore.export.litert import convert
+    >>> from ftcore.export.pb import keras_graph_def
+    >>> gd, inputs, outputs = keras_graph_def(keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]))
+    >>> model = LiteRTModel(convert(gd, [inputs[0].name], [t.name for t in outputs]))
+    >>> model(np.zeros((8, 4), np.float32))[0].shape
+    (8, 3)
 """
 
 from __future__ import annotations

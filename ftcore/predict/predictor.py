@@ -13,9 +13,13 @@
 Session paths call ``Session.make_callable`` (no per-call feed/fetch resolution), so the frozen
 and restored paths differ only in the graph they run. All take the same NHWC float32 batches.
 
-    >>> p = from_pb("model.pb")                                  # doctest: +SKIP
-    >>> p.top_k_images(["cat.jpg"], k=2)                        # doctest: +SKIP
-    [[Prediction(label='tabby', index=281, score=0.71), Prediction(label='tiger cat', ...)]]
+    >>> from ftcore_fixtures import photo_paths
+    >>> from ftcore_fixtures.build import ensure_built
+    >>> p = from_pb(ensure_built().frozen_pb, output="MobilenetV2/Predictions/Reshape_1",
+    ...             labels=["zero", "one", "two", "three", "four"])  # the test digit model
+    >>> [top] = p.top_k_images([photo_paths()["chelsea_cat"]], k=2)
+    >>> p.kind, len(top), top[0].label in p.labels, 0.0 <= top[1].score <= top[0].score <= 1.0
+    ('frozen', 2, True, True)
 """
 
 from __future__ import annotations

