@@ -27,7 +27,14 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from ftcore.graph.nets.slim_mobilenet_v2 import _batch_norm, _context, _Ctx, _weights
+from ftcore.graph.nets.slim_ops import (
+    Context,
+    batch_norm,
+    context,
+    logits_1x1,
+    predictions,
+    weights,
+)
 
 v1 = tf.compat.v1
 
@@ -54,21 +61,21 @@ END_POINTS: tuple[str, ...] = ("Conv2d_0",) + tuple(
 )
 
 
-def _conv_bn(x, out: int, kernel: int, stride: int, scope: str, ctx: _Ctx) -> tf.Tensor:
+def _conv_bn(x, out: int, kernel: int, stride: int, scope: str, ctx: Context) -> tf.Tensor:
     with v1.variable_scope(scope):
-        w = _weights("weights", [kernel, kernel, int(x.shape[-1]), out], ctx)
+        w = weights("weights", [kernel, kernel, int(x.shape[-1]), out], ctx)
         y = tf.nn.conv2d(x, w, strides=[1, stride, stride, 1], padding="SAME")
-        return tf.nn.relu6(_batch_norm(y, ctx), name="Relu6")
+        return tf.nn.relu6(batch_norm(y, ctx), name="Relu6")
 
 
-def _depthwise_bn(x, stride: int, scope: str, ctx: _Ctx) -> tf.Tensor:
+def _depthwise_bn(x, stride: int, scope: str, ctx: Context) -> tf.Tensor:
     with v1.variable_scope(scope):
-        w = _weights("depthwise_weights", [3, 3, int(x.shape[-1]), 1], ctx, regularize=False)
+        w = weights("depthwise_weights", [3, 3, int(x.shape[-1]), 1], ctx, regularize=False)
         y = tf.nn.depthwise_conv2d(x, w, strides=[1, stride, stride, 1], padding="SAME")
-        return tf.nn.relu6(_batch_norm(y, ctx), name="Relu6")
+        return tf.nn.relu6(batch_norm(y, ctx), name="Relu6")
 
 
-def _base(inputs, ctx: _Ctx, depth_multiplier: float, min_depth: int, final_endpoint):
+def _base(inputs, ctx: Context, depth_multiplier: float, min_depth: int, final_endpoint):
     """The feature extractor, in slim's doubled name scope ``<scope>/<scope>/``."""
     ends: dict[str, tf.Tensor] = {}
 
@@ -113,7 +120,7 @@ def mobilenet_v1_base(
 
     Returns the last tensor and a dict of end points keyed like slim (:data:`END_POINTS`).
     """
-    ctx = _context(depth_multiplier, is_training, bn_decay, bn_epsilon, weight_decay, stddev)
+    ctx = context(depth_multiplier, is_training, bn_decay, bn_epsilon, weight_decay, stddev)
     with v1.variable_scope(scope, reuse=v1.AUTO_REUSE):
         return _base(inputs, ctx, depth_multiplier, min_depth, final_endpoint)
 
@@ -137,7 +144,7 @@ def mobilenet_v1(
     tensor ``<scope>/Predictions/Reshape_1:0``). slim's ImageNet checkpoints have 1001
     classes: 0 is "background", 1..1000 the ImageNet classes.
     """
-    ctx = _context(depth_multiplier, is_training, bn_decay, bn_epsilon, weight_decay, stddev)
+    ctx = context(depth_multiplier, is_training, bn_decay, bn_epsilon, weight_decay, stddev)
     with v1.variable_scope(scope, reuse=v1.AUTO_REUSE):
         net, ends = _base(inputs, ctx, depth_multiplier, min_depth, None)
         with v1.variable_scope("Logits"):
@@ -151,14 +158,8 @@ def mobilenet_v1(
             if ctx.is_training and dropout_keep_prob < 1:
                 with tf.name_scope("Dropout_1b"):
                     net = tf.nn.dropout(net, rate=1.0 - dropout_keep_prob)
-            with v1.variable_scope("Conv2d_1c_1x1"):
-                wts = _weights("weights", [1, 1, int(net.shape[-1]), num_classes], ctx)
-                b = v1.get_variable("biases", [num_classes], initializer=v1.zeros_initializer())
-                net = tf.nn.bias_add(tf.nn.conv2d(net, wts, [1, 1, 1, 1], "VALID"), b)
+            net = logits_1x1(net, num_classes, ctx)
             logits = tf.squeeze(net, [1, 2], name="SpatialSqueeze")
         ends["Logits"] = logits
-        with tf.name_scope("Predictions"):
-            flat = tf.reshape(logits, [-1, num_classes], name="Reshape")
-            probs = tf.nn.softmax(flat, name="Softmax")
-            ends["Predictions"] = tf.reshape(probs, tf.shape(logits), name="Reshape_1")
+        ends["Predictions"] = predictions(logits, num_classes)
     return logits, ends

@@ -27,9 +27,16 @@ End points carry the slim names: ``MobilenetV2/expanded_conv_14/output`` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import tensorflow as tf
+
+from ftcore.graph.nets.slim_ops import (
+    Context,
+    batch_norm,
+    context,
+    logits_1x1,
+    predictions,
+    weights,
+)
 
 v1 = tf.compat.v1
 
@@ -68,82 +75,24 @@ def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> 
     return int(new_v)
 
 
-@dataclass(frozen=True)
-class _Ctx:
-    is_training: bool
-    bn_decay: float
-    bn_epsilon: float
-    weight_decay: float
-    stddev: float
-
-
-def _weights(name: str, shape: list[int], ctx: _Ctx, regularize: bool = True) -> tf.Variable:
-    reg = None
-    if regularize and ctx.weight_decay > 0:
-        wd = ctx.weight_decay
-
-        def reg(w):  # slim's l2_regularizer: wd * sum(w**2) / 2
-            return tf.multiply(wd, tf.nn.l2_loss(w), name="l2_regularizer")
-
-    return v1.get_variable(
-        name, shape, initializer=v1.truncated_normal_initializer(stddev=ctx.stddev), regularizer=reg
-    )
-
-
-def _batch_norm(x: tf.Tensor, ctx: _Ctx) -> tf.Tensor:
-    """slim.batch_norm(center=True, scale=True, fused=True), moving averages in UPDATE_OPS."""
-    c = x.shape[-1]
-    with v1.variable_scope("BatchNorm"):
-        beta = v1.get_variable("beta", [c], initializer=v1.zeros_initializer())
-        gamma = v1.get_variable("gamma", [c], initializer=v1.ones_initializer())
-        mean = v1.get_variable(
-            "moving_mean",
-            [c],
-            initializer=v1.zeros_initializer(),
-            trainable=False,
-            collections=[v1.GraphKeys.GLOBAL_VARIABLES, v1.GraphKeys.MOVING_AVERAGE_VARIABLES],
-        )
-        var = v1.get_variable(
-            "moving_variance",
-            [c],
-            initializer=v1.ones_initializer(),
-            trainable=False,
-            collections=[v1.GraphKeys.GLOBAL_VARIABLES, v1.GraphKeys.MOVING_AVERAGE_VARIABLES],
-        )
-        if not ctx.is_training:
-            y, _, _ = v1.nn.fused_batch_norm(
-                x, gamma, beta, mean=mean, variance=var, epsilon=ctx.bn_epsilon, is_training=False
-            )
-            return y
-        y, batch_mean, batch_var = v1.nn.fused_batch_norm(
-            x, gamma, beta, epsilon=ctx.bn_epsilon, is_training=True
-        )
-        rate = 1.0 - ctx.bn_decay
-        with tf.name_scope("AssignMovingAvg"):
-            upd_mean = mean.assign_sub((mean - batch_mean) * rate)
-        with tf.name_scope("AssignMovingAvg_1"):
-            upd_var = var.assign_sub((var - batch_var) * rate)
-        v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, upd_mean)
-        v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, upd_var)
-        return y
-
-
-def _conv_bn(x, out: int, kernel: int, stride: int, scope: str, ctx: _Ctx, activation=tf.nn.relu6):
+def _conv_bn(
+    x, out: int, kernel: int, stride: int, scope: str, ctx: Context, activation=tf.nn.relu6
+):
     with v1.variable_scope(scope):
-        w = _weights("weights", [kernel, kernel, int(x.shape[-1]), out], ctx)
+        w = weights("weights", [kernel, kernel, int(x.shape[-1]), out], ctx)
         y = tf.nn.conv2d(x, w, strides=[1, stride, stride, 1], padding="SAME")
-        y = _batch_norm(y, ctx)
+        y = batch_norm(y, ctx)
         return activation(y) if activation is not None else y
 
 
-def _depthwise_bn(x, stride: int, ctx: _Ctx):
+def _depthwise_bn(x, stride: int, ctx: Context):
     with v1.variable_scope("depthwise"):
-        w = _weights("depthwise_weights", [3, 3, int(x.shape[-1]), 1], ctx, regularize=False)
+        w = weights("depthwise_weights", [3, 3, int(x.shape[-1]), 1], ctx, regularize=False)
         y = tf.nn.depthwise_conv2d(x, w, strides=[1, stride, stride, 1], padding="SAME")
-        return tf.nn.relu6(_batch_norm(y, ctx))
+        return tf.nn.relu6(batch_norm(y, ctx))
 
 
-def _expanded_conv(x, expansion: int, out: int, stride: int, scope: str, ctx: _Ctx, first: bool):
+def _expanded_conv(x, expansion: int, out: int, stride: int, scope: str, ctx: Context, first: bool):
     with v1.variable_scope(scope):
         in_ch = int(x.shape[-1])
         inner = in_ch if first else make_divisible(in_ch * expansion)
@@ -160,7 +109,7 @@ def _expanded_conv(x, expansion: int, out: int, stride: int, scope: str, ctx: _C
         return tf.identity(net, name="output")
 
 
-def _base(inputs, ctx: _Ctx, depth_multiplier, final_endpoint, finegrain_classification_mode):
+def _base(inputs, ctx: Context, depth_multiplier, final_endpoint, finegrain_classification_mode):
     """The feature extractor, built inside an already opened network scope."""
     ends: dict[str, tf.Tensor] = {}
 
@@ -191,12 +140,6 @@ def _base(inputs, ctx: _Ctx, depth_multiplier, final_endpoint, finegrain_classif
     return net, ends
 
 
-def _context(depth_multiplier, is_training, bn_decay, bn_epsilon, weight_decay, stddev) -> _Ctx:
-    if depth_multiplier <= 0:
-        raise ValueError(f"depth_multiplier must be > 0, got {depth_multiplier}")
-    return _Ctx(bool(is_training), bn_decay, bn_epsilon, weight_decay, stddev)
-
-
 def mobilenet_v2_base(
     inputs: tf.Tensor,
     depth_multiplier: float = 1.0,
@@ -214,7 +157,7 @@ def mobilenet_v2_base(
     Returns the last tensor and a dict of end points keyed like slim
     (``"Conv"``, ``"expanded_conv_14/output"``, ``"layer_19"``, ...).
     """
-    ctx = _context(depth_multiplier, is_training, bn_decay, bn_epsilon, weight_decay, stddev)
+    ctx = context(depth_multiplier, is_training, bn_decay, bn_epsilon, weight_decay, stddev)
     with v1.variable_scope(scope, reuse=v1.AUTO_REUSE):
         return _base(inputs, ctx, depth_multiplier, final_endpoint, finegrain_classification_mode)
 
@@ -237,7 +180,7 @@ def mobilenet_v2(
     ``end_points`` also holds ``"global_pool"``, ``"Logits"`` and ``"Predictions"``
     (the tensor ``<scope>/Predictions/Reshape_1:0``).
     """
-    ctx = _context(depth_multiplier, is_training, bn_decay, bn_epsilon, weight_decay, stddev)
+    ctx = context(depth_multiplier, is_training, bn_decay, bn_epsilon, weight_decay, stddev)
     with v1.variable_scope(scope, reuse=v1.AUTO_REUSE):
         net, ends = _base(inputs, ctx, depth_multiplier, None, finegrain_classification_mode)
         with v1.variable_scope("Logits"):
@@ -250,14 +193,8 @@ def mobilenet_v2(
             if ctx.is_training and dropout_keep_prob < 1:
                 with tf.name_scope("Dropout"):
                     net = tf.nn.dropout(net, rate=1.0 - dropout_keep_prob)
-            with v1.variable_scope("Conv2d_1c_1x1"):
-                wts = _weights("weights", [1, 1, int(net.shape[-1]), num_classes], ctx)
-                b = v1.get_variable("biases", [num_classes], initializer=v1.zeros_initializer())
-                net = tf.nn.bias_add(tf.nn.conv2d(net, wts, [1, 1, 1, 1], "VALID"), b)
+            net = logits_1x1(net, num_classes, ctx)
             logits = tf.identity(tf.squeeze(net, [1, 2]), name="output")
         ends["Logits"] = logits
-        with tf.name_scope("Predictions"):
-            flat = tf.reshape(logits, [-1, num_classes], name="Reshape")
-            probs = tf.nn.softmax(flat, name="Softmax")
-            ends["Predictions"] = tf.reshape(probs, tf.shape(logits), name="Reshape_1")
+        ends["Predictions"] = predictions(logits, num_classes)
     return logits, ends
