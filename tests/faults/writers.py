@@ -62,7 +62,10 @@ def keras_fine_tune(checkpoint_dir: str, seed: str) -> None:
 
     model = build_net(KERAS_SPEC, seed=int(seed))
     x, y = data_for(model, 16, seed=int(seed))
-    stages = [head_stage(2, 0.05, "momentum"), unfreeze_stage(0, 2, 0.05, "momentum")]
+    stages = [
+        head_stage(KERAS_EPOCHS, 0.05, "momentum"),
+        unfreeze_stage(0, KERAS_EPOCHS, 0.05, "momentum"),
+    ]
     fine_tune(
         model,
         x,
@@ -76,6 +79,7 @@ def keras_fine_tune(checkpoint_dir: str, seed: str) -> None:
     print("done", flush=True)
 
 
+KERAS_EPOCHS = 2  # per stage
 KERAS_SPEC = {"kind": "dense", "blocks": [(3, False, False), (3, True, False)], "head_bn": False}
 
 
