@@ -130,6 +130,7 @@ def slim_checkpoint(member: Path, out_dir: Path) -> dict[str, float]:
     slim = {slim_name(k): v for k, v in arrays.items()}
     graph = tf.Graph()
     with graph.as_default():
+        v1.set_random_seed(0)  # initializers are random ops: op determinism wants a seed
         inputs = v1.placeholder(tf.float32, [None, None, None, 3], name="input")
         mobilenet_v2_base(inputs, depth_multiplier=1.0)
         variables = v1.global_variables()
