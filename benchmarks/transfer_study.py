@@ -147,30 +147,40 @@ def keras_arm(
 
         weights = fetch("mobilenet-v1-keras", progress=print) / "mobilenet_1_0_224_tf_no_top.h5"
     base = load_backbone("MobileNet", (KERAS_SIZE, KERAS_SIZE, 3), weights, alpha=1.0)
-    model = attach_head(cut(base, KERAS_CUT), "conv", num_classes=NUM_CLASSES,
-                        normalize=not seed_exactly)  # fmt: skip
+    model = attach_head(
+        cut(base, KERAS_CUT), "conv", num_classes=NUM_CLASSES, normalize=not seed_exactly
+    )
     x, xt = to_rgb(d.x_train, KERAS_SIZE), to_rgb(d.x_test, KERAS_SIZE)
     if not pretrained:
         for layer in model.layers:
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.momentum = 0.9
-        stage = Stage("scratch", train="all", epochs=b.scratch_epochs, learning_rate=1e-3,
-                      optimizer="adam")  # fmt: skip
+        stage = Stage(
+            "scratch", train="all", epochs=b.scratch_epochs, learning_rate=1e-3, optimizer="adam"
+        )
         res = fine_tune(model, x, d.y_train, [stage], batch_size=BATCH)
-        return {"final": accuracy(model.predict(xt, verbose=0), d.y_test),
-                "train_acc": float(res.stages[0].history["accuracy"][-1]),
-                "updates": b.scratch_epochs * -(-len(x) // BATCH)}  # fmt: skip
+        return {
+            "final": accuracy(model.predict(xt, verbose=0), d.y_test),
+            "train_acc": float(res.stages[0].history["accuracy"][-1]),
+            "updates": b.scratch_epochs * -(-len(x) // BATCH),
+        }
     run = {}
     stages = [
         head_stage(b.head_epochs, learning_rate=0.01, optimizer="momentum"),
         unfreeze_stage(KERAS_UNFREEZE, b.unfreeze_epochs, learning_rate=1e-4, optimizer="momentum"),
-    ]  # fmt: skip
+    ]
     if seed_exactly:
         stages = [head_stage(b.head_epochs, learning_rate=0.01, optimizer="sgd")]
     for i, stage in enumerate(stages):
-        res = fine_tune(model, x, d.y_train, [stage], batch_size=BATCH,
-                        checkpoint_dir=out / f"checkpoints/{i + 1}_{stage.name}",
-                        log_dir=out / "logs" / f"{i + 1}_{stage.name}")  # fmt: skip
+        res = fine_tune(
+            model,
+            x,
+            d.y_train,
+            [stage],
+            batch_size=BATCH,
+            checkpoint_dir=out / f"checkpoints/{i + 1}_{stage.name}",
+            log_dir=out / "logs" / f"{i + 1}_{stage.name}",
+        )
         run[stage.name] = accuracy(model.predict(xt, verbose=0), d.y_test)
         run[f"{stage.name}_cached"] = res.stages[0].cached
     run["final"] = run.get("unfreeze", run["head"])
@@ -193,20 +203,34 @@ def graph_arm(
         def build():
             tf.compat.v1.set_random_seed(seed)
             inputs = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3], name="input")
-            mobilenet_v2_base(inputs, depth_multiplier=1.0, is_training=True,
-                              final_endpoint="expanded_conv_14/output")  # fmt: skip
+            mobilenet_v2_base(
+                inputs,
+                depth_multiplier=1.0,
+                is_training=True,
+                final_endpoint="expanded_conv_14/output",
+            )
 
-        with GraphFineTuner.from_builder(build, None, GRAPH_TARGET, NUM_CLASSES, seed=seed,
-                                         learning_rate=1e-3,
-                                         trainable_scopes=["MobilenetV2", HEAD_SCOPE]) as ft:  # fmt: skip
+        with GraphFineTuner.from_builder(
+            build,
+            None,
+            GRAPH_TARGET,
+            NUM_CLASSES,
+            seed=seed,
+            learning_rate=1e-3,
+            trainable_scopes=["MobilenetV2", HEAD_SCOPE],
+        ) as ft:
             losses = ft.fit(data, b.graph_scratch_steps, BATCH, seed=seed)
-            return {"final": ft.evaluate(xt, d.y_test), "last_loss": losses[-1],
-                    "updates": b.graph_scratch_steps}  # fmt: skip
+            return {
+                "final": ft.evaluate(xt, d.y_test),
+                "last_loss": losses[-1],
+                "updates": b.graph_scratch_steps,
+            }
     from ftcore.pretrained import fetch
 
     ckpt = fetch("mobilenet-v2-slim", progress=print)
-    with GraphFineTuner.from_meta(ckpt, GRAPH_TARGET, NUM_CLASSES, learning_rate=1e-2,
-                                  seed=seed) as ft:  # fmt: skip
+    with GraphFineTuner.from_meta(
+        ckpt, GRAPH_TARGET, NUM_CLASSES, learning_rate=1e-2, seed=seed
+    ) as ft:
         ft.fit(data, b.graph_head_steps, BATCH, logdir=out / "logs/head", seed=seed)
         head = ft.evaluate(xt, d.y_test)
         ft.unfreeze(GRAPH_UNFREEZE, learning_rate=unfreeze_lr)
@@ -220,20 +244,22 @@ def small_cnn():
     import keras
 
     L = keras.layers
-    return keras.Sequential([
-        keras.Input((28, 28, 1)),
-        L.Conv2D(32, 3, padding="same", activation="relu"),
-        L.Conv2D(32, 3, padding="same", activation="relu"),
-        L.MaxPooling2D(),
-        L.Conv2D(64, 3, padding="same", activation="relu"),
-        L.Conv2D(64, 3, padding="same", activation="relu"),
-        L.MaxPooling2D(),
-        L.Flatten(),
-        L.Dropout(0.5),
-        L.Dense(128, activation="relu"),
-        L.Dropout(0.5),
-        L.Dense(NUM_CLASSES, activation="softmax"),
-    ])  # fmt: skip
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            L.Conv2D(32, 3, padding="same", activation="relu"),
+            L.Conv2D(32, 3, padding="same", activation="relu"),
+            L.MaxPooling2D(),
+            L.Conv2D(64, 3, padding="same", activation="relu"),
+            L.Conv2D(64, 3, padding="same", activation="relu"),
+            L.MaxPooling2D(),
+            L.Flatten(),
+            L.Dropout(0.5),
+            L.Dense(128, activation="relu"),
+            L.Dropout(0.5),
+            L.Dense(NUM_CLASSES, activation="softmax"),
+        ]
+    )
 
 
 def cnn_arm(d: Data, b: Budget, seed: int, out: Path, pretrained: bool) -> dict:
@@ -246,9 +272,11 @@ def cnn_arm(d: Data, b: Budget, seed: int, out: Path, pretrained: bool) -> dict:
     )
     x, xt = d.x_train[..., None] / 255.0, d.x_test[..., None] / 255.0
     hist = model.fit(x, d.y_train, batch_size=BATCH, epochs=b.cnn_epochs, verbose=0)
-    return {"final": accuracy(model.predict(xt, verbose=0), d.y_test),
-            "train_acc": float(hist.history["accuracy"][-1]),
-            "updates": b.cnn_epochs * -(-len(x) // BATCH)}  # fmt: skip
+    return {
+        "final": accuracy(model.predict(xt, verbose=0), d.y_test),
+        "train_acc": float(hist.history["accuracy"][-1]),
+        "updates": b.cnn_epochs * -(-len(x) // BATCH),
+    }
 
 
 def keras_seed_arm(d: Data, b: Budget, seed: int, out: Path, pretrained: bool) -> dict:
@@ -348,15 +376,22 @@ def main(argv: list[str] | None = None) -> int:
                 fn, pretrained = RUNNERS[arm]
                 t0 = time.perf_counter()
                 run = fn(d, BUDGETS[k], seed, args.out / f"{arm}/{k}/seed{seed}", pretrained)
-                run.update(arm=arm, per_class=k, seed=seed, test_per_class=args.test_per_class,
-                           seconds=round(time.perf_counter() - t0, 1))  # fmt: skip
+                run.update(
+                    arm=arm,
+                    per_class=k,
+                    seed=seed,
+                    test_per_class=args.test_per_class,
+                    seconds=round(time.perf_counter() - t0, 1),
+                )
                 print(json.dumps(run), flush=True)
                 results.append(run)
                 mine = [r for r in results if (r["arm"], r["per_class"]) == (arm, k)]
                 write_text(path, json.dumps(mine, indent=1))
     chosen = [r for r in results if r["test_per_class"] == args.test_per_class]
-    print(f"\nheld-out: {args.test_per_class * NUM_CLASSES} MNIST digits (fixed, split seed "
-          f"{args.split_seed}); mean +/- sd over seeds; chance 0.100")  # fmt: skip
+    print(
+        f"\nheld-out: {args.test_per_class * NUM_CLASSES} MNIST digits (fixed, split seed "
+        f"{args.split_seed}); mean +/- sd over seeds; chance 0.100"
+    )
     print(LEGEND)
     print(table(chosen, args.per_class))
     return 0

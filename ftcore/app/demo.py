@@ -18,9 +18,9 @@ built, and with BatchNorm set up to work in a short budget (see :data:`BASELINES
    predictions on a real photo and held-out digits, and frozen vs restored throughput.
 4. A summary table (also written as ``summary.json``).
 
-    >>> summary = run_demo(DemoConfig(out_dir=Path("runs/demo"), quick=True))  # doctest: +SKIP
-    >>> summary["weights"]["origin"]  # doctest: +SKIP
-    'genuine'
+``run_demo(DemoConfig(out_dir=Path("runs/demo"), quick=True))`` returns the summary;
+``summary["weights"]["origin"]`` is ``"genuine"`` or ``"fixtures"``. Running it takes minutes,
+so it is exercised by ``tests/integration/test_demo.py``, not here.
 """
 
 from __future__ import annotations
@@ -130,8 +130,10 @@ def genuine_weights(log: Callable[[str], None], store=None) -> Weights:
     paths = {name: store.fetch(name, progress=log) for name in GENUINE_ENTRIES}
     provenance = {name: store.provenance(name) for name in GENUINE_ENTRIES}
     for name, prov in provenance.items():
-        log(f"{name}: {paths[name]} ({prov['package']}=={prov['version']}, "
-            f"licence: {prov['licence']})")  # fmt: skip
+        log(
+            f"{name}: {paths[name]} ({prov['package']}=={prov['version']}, "
+            f"licence: {prov['licence']})"
+        )
     return Weights(
         origin="genuine",
         description="genuine ImageNet weights: MobilenetV1 1.0 (nudity==0.2.3) and MobileNetV2 "
@@ -164,8 +166,10 @@ def resolve_weights(offline: bool, log: Callable[[str], None], store=None) -> We
     except RegistryError as e:
         log(f"could not fetch the genuine weights: {e}")
         fetch = " ".join(GENUINE_ENTRIES)
-        log("falling back to the self-built fixtures (pretrained on digits, not ImageNet); "
-            f"fetch the genuine ones later with `ftcore fetch {fetch}`")  # fmt: skip
+        log(
+            "falling back to the self-built fixtures (pretrained on digits, not ImageNet); "
+            f"fetch the genuine ones later with `ftcore fetch {fetch}`"
+        )
         return fixture_weights(log)
 
 
@@ -241,15 +245,20 @@ def keras_path(weights: Weights, target, budget: Budget, out: Path, seed: int, l
             weights=path,
             alpha=weights.keras_alpha,
         )
-        return attach_head(cut(base, KERAS_CUT), "conv", num_classes=target.num_classes,
-                           normalize=weights.origin == "genuine")  # fmt: skip
+        return attach_head(
+            cut(base, KERAS_CUT),
+            "conv",
+            num_classes=target.num_classes,
+            normalize=weights.origin == "genuine",
+        )
 
     model = build(weights.keras_weights)
     stages = [
         head_stage(epochs=budget.head_epochs, learning_rate=0.01, optimizer="momentum"),
-        unfreeze_stage("conv_dw_5", epochs=budget.unfreeze_epochs, learning_rate=1e-4,
-                       optimizer="momentum"),
-    ]  # fmt: skip
+        unfreeze_stage(
+            "conv_dw_5", epochs=budget.unfreeze_epochs, learning_rate=1e-4, optimizer="momentum"
+        ),
+    ]
     log(f"model: {model.name}, {len(model.layers)} layers; stage 2 trains:")
     log(str(stages[1].report(model)))
     t0 = time.perf_counter()
@@ -281,8 +290,10 @@ def keras_path(weights: Weights, target, budget: Budget, out: Path, seed: int, l
         )
         fine_tune(scratch, target.x_train, target.y_train, [stage], verbose=0)
         scratch_acc[kind] = float(scratch.evaluate(target.x_test, target.y_test, verbose=0)[1])
-        log(f"baseline from scratch ({BASELINES[kind]}), {epochs} epochs: held-out accuracy "
-            f"{scratch_acc[kind]:.3f}")  # fmt: skip
+        log(
+            f"baseline from scratch ({BASELINES[kind]}), {epochs} epochs: held-out accuracy "
+            f"{scratch_acc[kind]:.3f}"
+        )
     model_path = out / "finetuned.keras"
     from ftcore.keras import save_model_atomic
 
@@ -315,8 +326,12 @@ def graph_path(weights: Weights, target, budget: Budget, out: Path, seed: int, l
         x = tf.compat.v1.placeholder(
             tf.float32, [None, weights.graph_size, weights.graph_size, 3], name="input"
         )
-        mobilenet_v2_base(x, weights.slim_depth_multiplier, is_training=is_training,
-                          final_endpoint=GRAPH_TARGET.split("/", 1)[1])  # fmt: skip
+        mobilenet_v2_base(
+            x,
+            weights.slim_depth_multiplier,
+            is_training=is_training,
+            final_endpoint=GRAPH_TARGET.split("/", 1)[1],
+        )
 
     kwargs = {"learning_rate": weights.graph_lr, "seed": seed}
     if weights.origin == "genuine":  # its .meta takes any image size: method 2 fixes the size
@@ -333,11 +348,14 @@ def graph_path(weights: Weights, target, budget: Budget, out: Path, seed: int, l
         losses = ft.fit(data, steps=half, logdir=out / "logs" / "head", seed=seed)
         log(f"head: {len(losses)} steps, loss {losses[0]:.3f} -> {losses[-1]:.3f}")
         ft.unfreeze(GRAPH_UNFREEZE, learning_rate=weights.graph_unfreeze_lr)
-        losses = ft.fit(data, steps=budget.graph_steps - half, logdir=out / "logs" / "unfreeze",
-                        seed=seed + 1)  # fmt: skip
-        log(f"head + {', '.join(GRAPH_UNFREEZE)} at {weights.graph_unfreeze_lr:g}: "
+        losses = ft.fit(
+            data, steps=budget.graph_steps - half, logdir=out / "logs" / "unfreeze", seed=seed + 1
+        )
+        log(
+            f"head + {', '.join(GRAPH_UNFREEZE)} at {weights.graph_unfreeze_lr:g}: "
             f"{len(losses)} steps, "
-            f"loss {losses[0]:.3f} -> {losses[-1]:.3f}")  # fmt: skip
+            f"loss {losses[0]:.3f} -> {losses[-1]:.3f}"
+        )
         acc = ft.evaluate(target.x_test, target.y_test)
         ckpt = ft.save(out / "checkpoint")
         plan = {
@@ -352,13 +370,19 @@ def graph_path(weights: Weights, target, budget: Budget, out: Path, seed: int, l
     scratch_acc = {}
     for kind, is_training in (("as_built", False), ("tuned_bn", True)):
         with GraphFineTuner.from_builder(
-            lambda is_training=is_training: build(is_training), None, GRAPH_TARGET,
-            target.num_classes, trainable_scopes=["MobilenetV2", HEAD_SCOPE], **kwargs,
-        ) as scratch:  # fmt: skip
+            lambda is_training=is_training: build(is_training),
+            None,
+            GRAPH_TARGET,
+            target.num_classes,
+            trainable_scopes=["MobilenetV2", HEAD_SCOPE],
+            **kwargs,
+        ) as scratch:
             scratch.fit(data, steps=budget.graph_steps, seed=seed)
             scratch_acc[kind] = scratch.evaluate(target.x_test, target.y_test)
-        log(f"baseline from scratch ({BASELINES[kind]}), {budget.graph_steps} steps: held-out "
-            f"accuracy {scratch_acc[kind]:.3f}")  # fmt: skip
+        log(
+            f"baseline from scratch ({BASELINES[kind]}), {budget.graph_steps} steps: held-out "
+            f"accuracy {scratch_acc[kind]:.3f}"
+        )
     return {
         "finetuned_accuracy": acc,
         "scratch_accuracy": scratch_acc,
@@ -379,8 +403,13 @@ def export_and_predict(keras_res: dict, graph_res: dict, targets: dict, budget, 
     keras_pb, graph_pb = out / "keras_finetuned.pb", out / "graph_finetuned.pb"
     sc = export_keras(keras_res["model"], keras_pb, labels=labels)
     log(f"{keras_pb}: frozen == restored within atol {sc.check['atol']} ({sc.check})")
-    sc = export_checkpoint(Path(graph_res["checkpoint"]).parent, graph_pb, [graph_res["logits"]],
-                           input_name="input", labels=labels)  # fmt: skip
+    sc = export_checkpoint(
+        Path(graph_res["checkpoint"]).parent,
+        graph_pb,
+        [graph_res["logits"]],
+        input_name="input",
+        labels=labels,
+    )
     log(f"{graph_pb}: frozen == restored within atol {sc.check['atol']} ({sc.check})")
 
     photo = photo_paths()["chelsea_cat"]
@@ -388,19 +417,25 @@ def export_and_predict(keras_res: dict, graph_res: dict, targets: dict, budget, 
     pairs = {
         "keras": (from_keras(keras_res["model"], labels=labels), from_pb(keras_pb)),
         "graph": (
-            from_checkpoint(Path(graph_res["checkpoint"]).parent, graph_res["logits"],
-                                input_name="input", labels=labels),
+            from_checkpoint(
+                Path(graph_res["checkpoint"]).parent,
+                graph_res["logits"],
+                input_name="input",
+                labels=labels,
+            ),
             from_pb(graph_pb),
         ),
-    }  # fmt: skip
+    }
     for name, (restored_p, frozen_p) in pairs.items():
         target, x = targets[name], targets[name].x_test[:32]
         with restored_p, frozen_p:
             acc = float((frozen_p.predict(target.x_test).argmax(-1) == target.y_test).mean())
             top = frozen_p.top_k_images([photo], k=3)[0]
-            log(f"{name} frozen: held-out digits accuracy {acc:.3f}; {photo.name} top-3 "
+            log(
+                f"{name} frozen: held-out digits accuracy {acc:.3f}; {photo.name} top-3 "
                 + ", ".join(f"'{p.label}' {p.score:.2f}" for p in top)
-                + " (a digit classifier shown a cat: this shows the photo pipeline, not a cat)")  # fmt: skip
+                + " (a digit classifier shown a cat: this shows the photo pipeline, not a cat)"
+            )
             rows[name] = {
                 "frozen_accuracy": acc,
                 "restored_img_s": _throughput(restored_p, x, budget.throughput_batches),
@@ -415,33 +450,48 @@ def _table(summary: dict) -> str:
     k, g, inf = summary["keras"], summary["graph"], summary["export"]["inference"]
     w = summary["weights"]
     rows = [
-        [name, f"{r['finetuned_accuracy']:.3f}", f"{r['scratch_accuracy']['as_built']:.3f}",
-         f"{r['scratch_accuracy']['tuned_bn']:.3f}", f"{inf[key]['frozen_img_s']:.0f}",
-         f"{inf[key]['restored_img_s']:.0f}"]
-        for key, name, r in (("keras", f"Keras MobileNet {w['keras']} @{KERAS_CUT}", k),
-                             ("graph", f"slim MobileNetV2 {w['graph']} @expanded_conv_14", g))
-    ]  # fmt: skip
+        [
+            name,
+            f"{r['finetuned_accuracy']:.3f}",
+            f"{r['scratch_accuracy']['as_built']:.3f}",
+            f"{r['scratch_accuracy']['tuned_bn']:.3f}",
+            f"{inf[key]['frozen_img_s']:.0f}",
+            f"{inf[key]['restored_img_s']:.0f}",
+        ]
+        for key, name, r in (
+            ("keras", f"Keras MobileNet {w['keras']} @{KERAS_CUT}", k),
+            ("graph", f"slim MobileNetV2 {w['graph']} @expanded_conv_14", g),
+        )
+    ]
     table = format_table(
-        ["model", "fine-tuned acc", "scratch acc", "scratch acc (tuned BN)", "frozen img/s",
-         "restored img/s"],
+        [
+            "model",
+            "fine-tuned acc",
+            "scratch acc",
+            "scratch acc (tuned BN)",
+            "frozen img/s",
+            "restored img/s",
+        ],
         rows,
-    )  # fmt: skip
+    )
     plan = g["restore_plan"]
-    return "\n".join([
-        f"weights: {w['description']}",
-        f"task: {w['task']}, {k['labels']} labelled training images, {k['held_out']} held out "
-        f"(chance {1 / k['classes']:.2f})",
-        table,
-        "",
-        f"restore plan: {plan['to_restore']} restored, {plan['graph_only']} graph-only, "
-        f"{plan['checkpoint_only']} checkpoint-only, {plan['mismatched']} mismatched",
-        f"throughput: batch 32 at {w['keras']} / {w['graph']}, this run, this machine "
-        "(see benchmarks/ for more)",
-        f"TensorBoard logs:  {k['logs']}  {g['logs']}",
-        f"checkpoints:       {k['checkpoints']}  {g['checkpoint']}",
-        f"fine-tuned model:  {k['model_path']}",
-        f"frozen graphs:     {summary['export']['keras_pb']}  {summary['export']['graph_pb']}",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"weights: {w['description']}",
+            f"task: {w['task']}, {k['labels']} labelled training images, {k['held_out']} held out "
+            f"(chance {1 / k['classes']:.2f})",
+            table,
+            "",
+            f"restore plan: {plan['to_restore']} restored, {plan['graph_only']} graph-only, "
+            f"{plan['checkpoint_only']} checkpoint-only, {plan['mismatched']} mismatched",
+            f"throughput: batch 32 at {w['keras']} / {w['graph']}, this run, this machine "
+            "(see benchmarks/ for more)",
+            f"TensorBoard logs:  {k['logs']}  {g['logs']}",
+            f"checkpoints:       {k['checkpoints']}  {g['checkpoint']}",
+            f"fine-tuned model:  {k['model_path']}",
+            f"frozen graphs:     {summary['export']['keras_pb']}  {summary['export']['graph_pb']}",
+        ]
+    )
 
 
 def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> dict:
@@ -464,8 +514,10 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> dict:
         "graph": target_for(weights, budget, weights.graph_size, config.seed),
     }
     log(f"weights: {weights.description}")
-    log(f"target task: {weights.task}, {len(targets['keras'].y_train)} labelled training "
-        f"images, {len(targets['keras'].y_test)} held out")  # fmt: skip
+    log(
+        f"target task: {weights.task}, {len(targets['keras'].y_train)} labelled training "
+        f"images, {len(targets['keras'].y_test)} held out"
+    )
 
     _section(log, "1. Keras path")
     keras_res = keras_path(weights, targets["keras"], budget, out / "keras", config.seed, log)
