@@ -35,6 +35,8 @@ import numpy as np
 from tensorflow.core.framework import graph_pb2, node_def_pb2
 from tensorflow.python.framework import tensor_util
 
+from ftcore.graph.names import op_name
+
 #: Ops that pass their first input through unchanged at inference time.
 PASS_THROUGH_OPS = frozenset(
     {"Identity", "CheckNumerics", "StopGradient", "PreventGradient", "Snapshot"}
@@ -67,15 +69,6 @@ _FUSED_BN_OPS = frozenset({"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNorm
 _AFFINE_OPS = frozenset({"BiasAdd", "Add", "AddV2", "Sub", "Mul"})
 
 
-def node_name(tensor_or_node: str) -> str:
-    """``"^a/b:1"`` -> ``"a/b"``.
-
-    >>> node_name("^scope/conv:0"), node_name("x")
-    ('scope/conv', 'x')
-    """
-    return tensor_or_node.lstrip("^").split(":")[0]
-
-
 def output_index(tensor: str) -> int:
     """``"a/b:1"`` -> 1, ``"a/b"`` -> 0.
 
@@ -102,7 +95,7 @@ def _consumers(graph_def: graph_pb2.GraphDef) -> dict[str, list[tuple[node_def_p
     users: dict[str, list] = collections.defaultdict(list)
     for n in graph_def.node:
         for inp in n.input:
-            users[node_name(inp)].append((n, inp))
+            users[op_name(inp)].append((n, inp))
     return users
 
 
@@ -122,13 +115,13 @@ def prune(graph_def: graph_pb2.GraphDef, outputs: Iterable[str]) -> graph_pb2.Gr
     """Keep only the nodes ``outputs`` depend on (data and control inputs), in original order."""
     by_name = {n.name: n for n in graph_def.node}
     keep: set[str] = set()
-    stack = [node_name(o) for o in outputs]
+    stack = [op_name(o) for o in outputs]
     while stack:
         name = stack.pop()
         if name in keep or name not in by_name:
             continue
         keep.add(name)
-        stack.extend(node_name(i) for i in by_name[name].input)
+        stack.extend(op_name(i) for i in by_name[name].input)
     out = graph_pb2.GraphDef()
     out.versions.CopyFrom(graph_def.versions)
     out.library.CopyFrom(graph_def.library)
@@ -145,8 +138,8 @@ def strip_training_nodes(
     graph's interface is unchanged. Control inputs on a bypassed node are dropped: in a frozen
     inference graph they only order training-time updates and checks.
     """
-    outputs = [node_name(o) for o in outputs]
-    protected = set(outputs) | {node_name(k) for k in keep}
+    outputs = [op_name(o) for o in outputs]
+    protected = set(outputs) | {op_name(k) for k in keep}
     gd = _copy(graph_def)
     by_name = {n.name: n for n in gd.node}
     bypass = {
@@ -160,8 +153,8 @@ def strip_training_nodes(
 
     def resolve(inp: str) -> str:
         seen = set()
-        while node_name(inp) in bypass and not inp.startswith("^"):
-            name = node_name(inp)
+        while op_name(inp) in bypass and not inp.startswith("^"):
+            name = op_name(inp)
             if name in seen:  # a cycle of identities cannot occur in a valid graph; stop anyway
                 break
             seen.add(name)
@@ -173,7 +166,7 @@ def strip_training_nodes(
             continue
         new_inputs = []
         for inp in n.input:
-            if inp.startswith("^") and node_name(inp) in bypass:
+            if inp.startswith("^") and op_name(inp) in bypass:
                 continue
             new_inputs.append(resolve(inp))
         del n.input[:]
@@ -188,7 +181,7 @@ def fold_constants(graph_def: graph_pb2.GraphDef, keep: Iterable[str] = ()) -> g
     are evaluated, in the input's dtype;
     nodes named in ``keep`` are left alone.
     """
-    keep = {node_name(k) for k in keep}
+    keep = {op_name(k) for k in keep}
     gd = _copy(graph_def)
     values: dict[str, np.ndarray] = {}
     for i, n in enumerate(gd.node):  # frozen graphs list producers before consumers
@@ -200,7 +193,7 @@ def fold_constants(graph_def: graph_pb2.GraphDef, keep: Iterable[str] = ()) -> g
             continue
         if any(inp.startswith("^") or output_index(inp) for inp in n.input):
             continue
-        args = [values.get(node_name(inp)) for inp in n.input]
+        args = [values.get(op_name(inp)) for inp in n.input]
         if any(a is None for a in args):
             continue
         dtype = args[0].dtype
@@ -235,7 +228,7 @@ class _Folder:
         self.protected = protected
 
     def const(self, inp: str) -> np.ndarray | None:
-        node = self.by_name.get(node_name(inp))
+        node = self.by_name.get(op_name(inp))
         if node is None or node.op != "Const" or inp.startswith("^"):
             return None
         return _const_value(node)
@@ -268,14 +261,14 @@ class _Folder:
             if any(i.startswith("^") or output_index(i) for _, i in self.users.get(node.name, [])):
                 return None  # the batch statistics outputs are used
             params = [self.const(i) for i in node.input[1:5]]
-            if node_name(node.input[0]) != src or any(p is None for p in params):
+            if op_name(node.input[0]) != src or any(p is None for p in params):
                 return None
             gamma, beta, mean, var = (p.astype(np.float64) for p in params)
             scale = gamma / np.sqrt(var + node.attr["epsilon"].f)
             return scale, beta - mean * scale
         if node.op not in _AFFINE_OPS or len(node.input) != 2:
             return None
-        first = node_name(node.input[0]) == src
+        first = op_name(node.input[0]) == src
         if node.op == "BiasAdd" and (not first or node.attr["data_format"].s not in (b"", b"NHWC")):
             return None
         value = self.const(node.input[1] if first else node.input[0])
@@ -336,7 +329,7 @@ def fold_batch_norms(graph_def: graph_pb2.GraphDef, keep: Iterable[str] = ()) ->
     first so Keras 3's decomposed BN is in that form. Nodes named in ``keep`` are never folded
     away. Returns a new GraphDef; the input is not modified.
     """
-    keep = {node_name(k) for k in keep}
+    keep = {op_name(k) for k in keep}
     folder = _Folder(graph_def, keep)
     for conv in list(folder.gd.node):
         if conv.op in _CONV_OPS:
@@ -373,7 +366,7 @@ def _static_shapes(graph_def: graph_pb2.GraphDef):
 
 def _pad_amounts(pad: node_def_pb2.NodeDef, by_name) -> np.ndarray | None:
     """A zero ``Pad``/``PadV2``'s constant ``[4, 2]`` amounts, or None."""
-    consts = [by_name.get(node_name(i)) for i in pad.input[1:]]
+    consts = [by_name.get(op_name(i)) for i in pad.input[1:]]
     if any(c is None or c.op != "Const" for c in consts):
         return None
     amounts = _const_value(consts[0])
@@ -394,7 +387,7 @@ def fold_pads(graph_def: graph_pb2.GraphDef, keep: Iterable[str] = ()) -> graph_
     process during shape inference. Only pads of height and width, with the pad the
     convolution's sole input consumer and not named in ``keep``, are folded.
     """
-    keep = {node_name(k) for k in keep}
+    keep = {op_name(k) for k in keep}
     gd = _copy(graph_def)
     by_name = {n.name: n for n in gd.node}
     users = _consumers(gd)
@@ -402,7 +395,7 @@ def fold_pads(graph_def: graph_pb2.GraphDef, keep: Iterable[str] = ()) -> graph_
     for conv in gd.node:
         if conv.op not in _CONV_OPS or conv.attr["data_format"].s not in (b"", b"NHWC"):
             continue
-        pad = by_name.get(node_name(conv.input[0]))
+        pad = by_name.get(op_name(conv.input[0]))
         if pad is None or pad.op not in ("Pad", "PadV2") or pad.name in keep:
             continue
         if output_index(conv.input[0]) or len(users[pad.name]) != 1:
@@ -447,8 +440,8 @@ def optimize(
 
     ``inputs`` and ``outputs`` (node or tensor names) keep their names and meaning.
     """
-    outputs = [node_name(o) for o in outputs]
-    keep = set(outputs) | {node_name(i) for i in inputs}
+    outputs = [op_name(o) for o in outputs]
+    keep = set(outputs) | {op_name(i) for i in inputs}
     gd = strip_training_nodes(graph_def, outputs, keep)
     gd = fold_constants(gd, keep)
     gd = fold_batch_norms(gd, keep)

@@ -57,11 +57,13 @@ def import_graph(graph_def, prefix: str = "", source: str = "graph") -> tf.Graph
 
 
 def op_name(name: str) -> str:
-    """Strip the output index: ``"scope/w:0"`` -> ``"scope/w"``.
+    """The node of a tensor name or GraphDef input: ``"scope/w:0"``, ``"^scope/w"`` (a control
+    input) -> ``"scope/w"``.
 
-    >>> op_name("a/b:0"), op_name("a/b")
-    ('a/b', 'a/b')
+    >>> op_name("a/b:0"), op_name("a/b"), op_name("^a/b")
+    ('a/b', 'a/b', 'a/b')
     """
+    name = name.lstrip("^")
     head, sep, tail = name.rpartition(":")
     return head if sep and tail.isdigit() else name
 
