@@ -124,7 +124,9 @@ def test_any_size_and_convention_round_trips_to_raw(photos, h, w, preprocessing)
 
 def test_missing_file(tmp_path):
     missing = tmp_path / "nope.jpg"
-    with pytest.raises(MissingFileError, match=r"no such file: .*nope.jpg \(expected an image file\)"):
+    with pytest.raises(
+        MissingFileError, match=r"no such file: .*nope.jpg \(expected an image file\)"
+    ):
         load_image(missing, 32)
 
 
