@@ -36,3 +36,14 @@ def optimizer_variable_index(optimizer: keras.optimizers.Optimizer, variable) ->
     (a lookup by path would not see the mirrored variables of a distribution strategy).
     """
     return optimizer._get_variable_index(variable)
+
+
+def clear_captured_strategy(model: keras.Model) -> None:
+    """Make ``model`` build when its step function is traced, not under the strategy it captured.
+
+    Why private: Keras 3.15 builds a model created in a multi-worker strategy's scope by
+    reducing a whole ``(x, y)`` batch, which that strategy cannot do (keras-team/keras#20585);
+    with no captured strategy Keras takes its own trace-time path. See
+    :mod:`ftcore.keras.multi_worker`.
+    """
+    model._distribute_strategy = None

@@ -25,6 +25,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from ftcore.keras.internals import clear_captured_strategy
+
 
 def is_multi_worker(strategy: tf.distribute.Strategy | None) -> bool:
     """True for a ``MultiWorkerMirroredStrategy`` whose cluster has more than one worker."""
@@ -48,7 +50,7 @@ def allow_multi_worker(model: keras.Model) -> keras.Model:
     """
     if getattr(model, "_ftcore_multi_worker", False):
         return model
-    model._distribute_strategy = None  # noqa: SLF001 - build at trace time, see module doc
+    clear_captured_strategy(model)  # build at trace time, see the module doc
     model.train_step = _vector_logs(model.train_step)
     model.test_step = _vector_logs(model.test_step)
     model._ftcore_multi_worker = True  # noqa: SLF001

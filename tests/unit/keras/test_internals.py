@@ -7,6 +7,7 @@ import keras
 import numpy as np
 
 from ftcore.keras.internals import (
+    clear_captured_strategy,
     inbound_nodes,
     optimizer_variable_index,
     trainable_capable_variables,
@@ -35,3 +36,15 @@ def test_optimizer_variable_index_is_the_build_order():
     sgd = keras.optimizers.SGD()
     sgd.build(variables)
     assert [optimizer_variable_index(sgd, v) for v in variables] == [0, 1, 2]
+
+
+def test_a_model_captures_its_strategy_and_clearing_it_leaves_a_working_model():
+    import tensorflow as tf
+
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    assert model._distribute_strategy is strategy  # what clear_captured_strategy resets
+    clear_captured_strategy(model)
+    assert model._distribute_strategy is None
+    assert model(np.ones((1, 2), "float32")).shape == (1, 1)
