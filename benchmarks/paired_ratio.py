@@ -1,5 +1,5 @@
-"""Throughput ratios measured *interleaved* (frozen call, restored call, tflite call,
-onnxruntime call, ...), so every path sees the same machine load: the fair ratio on a shared
+"""Throughput ratios measured *interleaved* (each round calls every path once, in a shuffled
+order, after a short pause), so every path sees the same machine load: the fair ratio on a shared
 machine, complementing pytest-benchmark's per-case figures. tflite (the LiteRT export, in the
 interpreter named in the header) and onnxruntime (on the same frozen graph, via tf2onnx; when
 installed) join on CPU. Every path is checked against the restored model before it is timed.
@@ -43,17 +43,26 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def paired_rates(runs: dict, x: np.ndarray, rounds: int) -> dict[str, float]:
-    """Median images/s of each of ``runs`` (name -> callable), calls alternating, after two
-    warm-up calls each."""
+def paired_rates(
+    runs: dict, x: np.ndarray, rounds: int, pause: float = 0.05, seed: int = 0
+) -> dict[str, float]:
+    """Median images/s of each of ``runs`` (name -> callable), after two warm-up calls each.
+
+    Every round calls each path once, in a new seeded random order, with ``pause`` seconds
+    of idle before each call: one runtime's thread pool keeps spinning briefly after a call
+    and would otherwise slow whichever path always comes next.
+    """
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(2):
         for run in runs.values():
             run(x)
+    rng = np.random.default_rng(seed)
+    names = list(runs)
     for _ in range(rounds):
-        for name, run in runs.items():
+        for name in rng.permutation(names):
+            time.sleep(pause)
             start = time.perf_counter()
-            run(x)
+            runs[name](x)
             times[name].append(time.perf_counter() - start)
     return {name: len(x) / np.median(t) for name, t in times.items()}
 
@@ -66,6 +75,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batches", default="1,8,32")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
+    parser.add_argument(
+        "--pause", type=float, default=0.05, help="idle seconds before each timed call"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     paths = ["frozen", "restored"] + (["tflite"] if args.device == "cpu" else [])
@@ -101,7 +113,7 @@ def main(argv=None) -> int:
         }
         for batch in (int(b) for b in args.batches.split(",")):
             rounds = max(5, args.rounds // max(1, batch // 4))
-            ips = paired_rates(runs, image_batch(batch), rounds)
+            ips = paired_rates(runs, image_batch(batch), rounds, pause=args.pause)
             cells = [f"{ips[p]:.1f}" for p in paths]
             ratios = [f"{ips['frozen'] / ips[p]:.2f}x" for p in others]
             ratios += [f"{ips[p] / ips['onnxruntime']:.2f}x" for p in versus_onnx]
