@@ -180,11 +180,11 @@ def keras_weights(member: Path, out_dir: Path) -> dict[str, float]:
             input_shape=(SIZE, SIZE, 3), alpha=1.0, include_top=top, weights=str(out_dir / name)
         )
         if top:
-            probe = keras.Model(reloaded.inputs, reloaded.get_layer("conv_preds").output)
-            got = probe.predict(x, verbose=0).reshape(len(x), -1)
+            probe = keras.Model(reloaded.input, reloaded.get_layer("conv_preds").output)
+            got = np.asarray(probe(x, training=False)).reshape(len(x), -1)
             checks["keras_logits"] = float(np.abs(got - logits[:, 1:]).max())
         else:
-            got = reloaded.predict(x, verbose=0)
+            got = np.asarray(reloaded(x, training=False))
             checks["keras_no_top_features"] = float(np.abs(got - features).max())
         expected = NUM_ARRAYS if top else NUM_ARRAYS - 2
         if used != expected:
@@ -217,7 +217,7 @@ def slim_checkpoint(member: Path, out_dir: Path) -> dict[str, float]:
         saver = v1.train.Saver(variables)
         with v1.Session(graph=graph) as sess:
             for var in variables:
-                var.load(src.arrays[var.op.name], sess)
+                sess.run(var.initializer, {var.initial_value: src.arrays[var.op.name]})
             saver.save(sess, str(out_dir / "model.ckpt"), write_state=False)
     write_checkpoint_index(out_dir, "model.ckpt")
     if len(variables) != NUM_ARRAYS:

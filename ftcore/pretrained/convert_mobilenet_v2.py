@@ -139,15 +139,15 @@ def slim_checkpoint(member: Path, out_dir: Path) -> dict[str, float]:
         saver = v1.train.Saver(variables)
         with v1.Session(graph=graph) as sess:
             for var in variables:
-                var.load(slim[var.op.name], sess)
+                sess.run(var.initializer, {var.initial_value: slim[var.op.name]})
             saver.save(sess, str(out_dir / "model.ckpt"), write_state=False)
     write_checkpoint_index(out_dir, "model.ckpt")
     x = probe_batch(size=SIZE)
     model = _keras_base(arrays)
     probe = keras.Model(
-        model.inputs, [model.get_layer(KERAS_AT_EXPANDED_CONV_14).output, model.output]
+        model.input, [model.get_layer(KERAS_AT_EXPANDED_CONV_14).output, model.output]
     )
-    k14, ktop = probe.predict(x, verbose=0)
+    k14, ktop = (np.asarray(t) for t in probe(x, training=False))
     with restore_meta_graph(out_dir) as net:
         s14, stop = net.run(
             ["MobilenetV2/expanded_conv_14/output", "MobilenetV2/Conv_1/Relu6"], {"input": x}
