@@ -39,7 +39,6 @@ from ftcore.export import pb
 from ftcore.export.sidecar import Sidecar, TensorInfo, read_sidecar, write_export
 from ftcore.graph.checkpoint_files import resolve_checkpoint
 from ftcore.graph.names import import_graph
-from ftcore.graph.restore import restore_meta_graph
 from ftcore.graph.safety import load_graph_def
 from ftcore.predict.images import load_images
 from ftcore.predict.litert import LiteRTModel
@@ -265,8 +264,7 @@ def export_checkpoint(
     **kwargs,
 ) -> Sidecar:
     """A TF1 checkpoint (with ``.meta``) to ``.tflite``, checked against the restored session."""
-    with restore_meta_graph(ckpt, trust=trust) as restored:
-        frozen = pb.session_export(restored.session, outputs, input_name)
+    with pb.checkpoint_export(ckpt, outputs, input_name, trust) as frozen:
         kwargs.setdefault("source", f"checkpoint {resolve_checkpoint(ckpt)}")
         return export_graph(frozen, output_path, **kwargs)
 

@@ -23,9 +23,10 @@ Entry points: :func:`export_checkpoint` (a Saver checkpoint with its ``.meta``),
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -272,11 +273,19 @@ def export_checkpoint(
     ``input_name`` defaults to the graph's only placeholder; ``trust`` skips the meta graph's
     safety check (see :func:`ftcore.graph.restore.load_meta_graph`).
     """
+    with checkpoint_export(ckpt, outputs, input_name, trust) as frozen:
+        kwargs.setdefault("source", f"checkpoint {resolve_checkpoint(ckpt)}")
+        return export_graph(frozen, output_path, **kwargs)
+
+
+@contextlib.contextmanager
+def checkpoint_export(
+    ckpt: str | os.PathLike, outputs: Sequence[str], input_name: str | None, trust: bool
+) -> Iterator[FrozenModel]:
+    """A checkpoint restored through its ``.meta`` and frozen for export, the restored session
+    as the reference (open while the block runs). Every exporter of checkpoints uses this."""
     with restore_meta_graph(ckpt, trust=trust) as restored:
-        source = f"checkpoint {resolve_checkpoint(ckpt)}"
-        return export_session(
-            restored.session, output_path, outputs, input_name, source=source, **kwargs
-        )
+        yield session_export(restored.session, outputs, input_name)
 
 
 def export_keras(model, output_path: str | os.PathLike, **kwargs) -> Sidecar:
