@@ -16,16 +16,26 @@ def small_keras_model(seed: int = 0) -> keras.Model:
     x = L.ReLU(6.0)(L.BatchNormalization()(L.DepthwiseConv2D(3, padding="same", use_bias=False)(x)))
     x = L.Dense(4, activation="softmax")(L.GlobalAveragePooling2D()(x))
     model = keras.Model(inp, x, name="small")
-    rng = np.random.default_rng(seed)
+    randomize_batch_norms(model, np.random.default_rng(seed), gamma=(0.5, 2), variance=(0.2, 3))
+    return model
+
+
+def randomize_batch_norms(
+    model: keras.Model,
+    rng: np.random.Generator,
+    gamma: tuple[float, float],
+    variance: tuple[float, float],
+) -> None:
+    """Give every BatchNormalization layer statistics far from their initial 0/1 (so folding
+    them is visible): gamma and variance uniform in the given ranges, beta and mean normal."""
     for layer in model.layers:
-        if isinstance(layer, L.BatchNormalization):
+        if isinstance(layer, keras.layers.BatchNormalization):
             g, b, m, v = layer.get_weights()
             layer.set_weights(
                 [
-                    rng.uniform(0.5, 2, g.shape),
+                    rng.uniform(*gamma, g.shape),
                     rng.normal(size=b.shape),
                     rng.normal(size=m.shape),
-                    rng.uniform(0.2, 3, v.shape),
+                    rng.uniform(*variance, v.shape),
                 ]
             )
-    return model

@@ -9,6 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from ftcore.export.optimize import count_ops, optimize, same_padding, strip_training_nodes
+from tests.helpers.exports import randomize_batch_norms
 
 v1 = tf.compat.v1
 BN_KINDS = ("FusedBatchNorm", "FusedBatchNormV3", "keras_decomposed", "mul_add", "mul_only")
@@ -169,17 +170,7 @@ def test_keras_layers_fold_to_convolutions_bias_adds_and_one_pad():
     out = layers.Dense(4)(layers.GlobalAveragePooling2D()(y))
     model = keras.Model(inp, out)
     rng = np.random.default_rng(0)
-    for layer in model.layers:
-        if isinstance(layer, layers.BatchNormalization):
-            gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights(
-                [
-                    rng.uniform(0.5, 1.5, gamma.shape),
-                    rng.normal(size=beta.shape),
-                    rng.normal(size=mean.shape),
-                    rng.uniform(0.5, 1.5, var.shape),
-                ]
-            )
+    randomize_batch_norms(model, rng, gamma=(0.5, 1.5), variance=(0.5, 1.5))
     graph_def, inputs, outputs = keras_graph_def(model)
     folded = optimize(graph_def, outputs=[outputs[0].name], inputs=[inputs[0].name])
     ops = count_ops(folded)
