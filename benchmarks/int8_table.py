@@ -107,17 +107,14 @@ def measure(name: str, export, reference, task, out: Path, rounds: int, min_agre
 def mobilenet_224_row(out: Path, rounds: int) -> dict:
     """Speed only: MobileNetV2 1.0 at 224, random weights, float vs int8 (threshold 0)."""
     import keras
+    from mobilenet_224 import calibration_images
 
     from ftcore.export import litert
-    from ftcore.predict import from_tflite, load_images
-    from ftcore_fixtures import photo_paths
-    from ftcore_fixtures.digits import target_task
+    from ftcore.predict import from_tflite
 
     keras.utils.set_random_seed(0)
     model = keras.applications.MobileNetV2(input_shape=(224, 224, 3), weights=None)
-    calibration = np.concatenate(
-        [load_images(list(photo_paths().values()), 224), target_task(size=224, per_class=4).x_train]
-    )
+    calibration = calibration_images()
     litert.export_keras(model, out / "float.tflite")
     litert.export_keras(model, out / "int8.tflite", int8=litert.Int8(calibration, calibration, 0.0))
     fl, q = from_tflite(out / "float.tflite"), from_tflite(out / "int8.tflite")

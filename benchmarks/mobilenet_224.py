@@ -26,6 +26,10 @@ MODELS = ("slim", "keras")
 # onnxruntime vs TF on the probe batch: max |difference| <= ONNX_RTOL * max |TF value|, per tensor
 # (measured: <= 1e-6 relative; an early activation differs by ~5e-3 between two images).
 ONNX_RTOL = 1e-4
+# int8 LiteRT vs TF: correlation on every Relu6 activation of a probe batch (measured on the
+# Keras MobileNetV2 calibrated on photos and digits: >= 0.9999 on all 35; max |diff| up to 17%
+# of the tensor's max, on the first conv, so an elementwise tolerance says little).
+INT8_MIN_CORRELATION = 0.99
 
 
 def onnx_missing() -> str | None:
@@ -147,13 +151,24 @@ def _onnx_tensors(graph_def, input_name: str):
     return run
 
 
-def _tflite_tensors(graph_def, input_name: str):
-    """``run(names, x)``: LiteRT on ``graph_def`` converted with ``names`` as outputs."""
+def calibration_images() -> np.ndarray:
+    """Real images at 224 in [-1, 1] for int8 calibration: the shipped photos and 40 digits."""
+    from ftcore.predict.images import load_images
+    from ftcore_fixtures import photo_paths
+    from ftcore_fixtures.digits import target_task
+
+    photos = load_images(list(photo_paths().values()), IMAGE_SIZE)
+    return np.concatenate([photos, target_task(size=IMAGE_SIZE, per_class=4).x_train])
+
+
+def _tflite_tensors(graph_def, input_name: str, calibration: np.ndarray | None = None):
+    """``run(names, x)``: LiteRT on ``graph_def`` converted with ``names`` as outputs
+    (full-integer int8 when ``calibration`` images are given)."""
     from ftcore.export.litert import convert
     from ftcore.predict.litert import LiteRTModel
 
     def run(names, x):
-        model = LiteRTModel(convert(graph_def, [input_name], names))
+        model = LiteRTModel(convert(graph_def, [input_name], names, calibration))
         by_name = dict(zip(model.output_names, model(x), strict=True))
         return [by_name.get(n.split(":")[0], by_name.get(n)) for n in names]
 
@@ -193,22 +208,75 @@ def tflite_predictor(model: str, built):
     against the restored model on a probe batch and the shipped photos) in the interpreter
     ``auto`` picks (named in the predictor's ``runtime``). Its conversion of the frozen graph
     is checked against TF on every Relu6 activation first, like onnxruntime's."""
-    from ftcore.export import litert
     from ftcore.export.sidecar import read_sidecar
     from ftcore.graph.safety import load_graph_def
-    from ftcore.predict import predictor
 
-    source, pb = built
+    pb = built[1]
     sidecar, graph_def = read_sidecar(pb), load_graph_def(pb)
     inp, out = sidecar.inputs[0].name, sidecar.outputs[0].name
     _check_matches_tf("LiteRT", _tflite_tensors(graph_def, inp), graph_def, inp, out)
-    path = Path(pb).with_name("model.tflite")
+    return _litert_export(model, built, "model.tflite")
+
+
+def _litert_export(model: str, built, filename: str, **kwargs):
+    """The LiteRT export of ``built`` (``filename`` beside its .pb, written once; ``kwargs``
+    to ``export_keras``/``export_checkpoint``), loaded as a predictor."""
+    from ftcore.export import litert
+    from ftcore.predict import predictor
+
+    source, pb = built
+    path = Path(pb).with_name(filename)
     if not path.exists():
         if model == "slim":
-            litert.export_checkpoint(source, path, outputs=[SLIM_OUTPUT])
+            litert.export_checkpoint(source, path, outputs=[SLIM_OUTPUT], **kwargs)
         else:
-            litert.export_keras(source, path)
+            litert.export_keras(source, path, **kwargs)
     return predictor.from_tflite(path)
+
+
+def _check_int8_tracks_tf(run, graph_def, input_name: str) -> None:
+    """Fail unless the int8 ``run(names, x)`` correlates with TF on every Relu6 activation.
+
+    The random-weight networks' softmax is flat (one int8 step covers it), so the output says
+    nothing; the activations do, and quantization error shows as lost correlation.
+    """
+    import tensorflow as tf
+
+    names = [f"{n.name}:0" for n in graph_def.node if n.op == "Relu6"]
+    x = image_batch(2, seed=1)
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+    with tf.compat.v1.Session(graph=graph) as sess:
+        want = sess.run(names, {input_name: x})
+    corr = [
+        (np.corrcoef(w.ravel(), g.ravel())[0, 1], n)
+        for n, w, g in zip(names, want, run(names, x), strict=True)
+    ]
+    worst, name = min(corr)
+    if not worst >= INT8_MIN_CORRELATION:
+        raise AssertionError(
+            f"int8 LiteRT: correlation with TF {worst:.4f} < {INT8_MIN_CORRELATION} on {name}"
+        )
+
+
+def tflite_int8_predictor(model: str, built):
+    """The full-integer int8 LiteRT export of ``built`` (``model-int8.tflite`` beside its .pb),
+    calibrated on :func:`calibration_images`. Random weights: top-1 agreement with float means
+    nothing, so the export's threshold is 0 and its conversion is checked against TF's
+    activations instead (:data:`INT8_MIN_CORRELATION`). Its accuracy cost on fine-tuned models
+    is ``int8_table.py``'s."""
+    from ftcore.export import litert
+    from ftcore.export.sidecar import read_sidecar
+    from ftcore.graph.safety import load_graph_def
+
+    pb = built[1]
+    sidecar, graph_def = read_sidecar(pb), load_graph_def(pb)
+    inp = sidecar.inputs[0].name
+    calibration = calibration_images()
+    _check_int8_tracks_tf(_tflite_tensors(graph_def, inp, calibration), graph_def, inp)
+    int8 = litert.Int8(calibration, calibration, min_agreement=0.0)
+    return _litert_export(model, built, "model-int8.tflite", int8=int8)
 
 
 def check_against_restored(name: str, candidate, restored) -> None:
@@ -236,9 +304,11 @@ def runtime(predictor) -> str:
 
 
 def make_predictor(model: str, path: str, device: str, built, restored=None):
-    """The ``path`` ("frozen", "restored", "tflite" or "onnxruntime"; the last two CPU only)
-    predictor of ``model`` from ``built`` (a build_* result), checked against ``restored``
-    (that model's restored predictor; required for every other path) before it is returned."""
+    """The ``path`` ("frozen", "restored", "tflite", "tflite-int8" or "onnxruntime"; the last
+    three CPU only) predictor of ``model`` from ``built`` (a build_* result), checked against
+    ``restored`` (that model's restored predictor; required for every other path) before it
+    is returned; "tflite-int8" is checked against TF's activations instead (see
+    :func:`tflite_int8_predictor`)."""
     from ftcore.predict import predictor
 
     source, pb = built
@@ -246,8 +316,10 @@ def make_predictor(model: str, path: str, device: str, built, restored=None):
         if model == "slim":
             return predictor.from_checkpoint(source, SLIM_OUTPUT, device=device)
         return predictor.from_keras(source, device=device)
-    if path in ("onnxruntime", "tflite") and device != "cpu":
+    if path in ("onnxruntime", "tflite", "tflite-int8") and device != "cpu":
         raise ValueError(f"the {path} comparison runs on CPU only, not {device}")
+    if path == "tflite-int8":
+        return tflite_int8_predictor(model, built)
     if path == "onnxruntime":
         made = onnxruntime_predictor(pb)
     elif path == "tflite":

@@ -2,10 +2,11 @@
 order, after a short pause), so every path sees the same machine load: the fair ratio on a shared
 machine, complementing pytest-benchmark's per-case figures. tflite (the LiteRT export, in the
 interpreter named in the header) and onnxruntime (on the same frozen graph, via tf2onnx; when
-installed) join on CPU. Every path is checked against the restored model before it is timed.
+installed) join on CPU; ``--int8`` adds the full-integer int8 LiteRT export (``tflite-int8``,
+checked against TF's activations: see ``mobilenet_224.tflite_int8_predictor``). Every path is checked against the restored model before it is timed.
 The header and footer give the CPU model and the load average.
 
-    python benchmarks/paired_ratio.py --rounds 40
+    python benchmarks/paired_ratio.py --rounds 40 [--int8]
 """
 
 from __future__ import annotations
@@ -78,9 +79,13 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--pause", type=float, default=0.05, help="idle seconds before each timed call"
     )
+    parser.add_argument(
+        "--int8", action="store_true", help="add the int8 LiteRT export (CPU; speed only)"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    paths = ["frozen", "restored"] + (["tflite"] if args.device == "cpu" else [])
+    litert_paths = ["tflite"] + (["tflite-int8"] if args.int8 else [])
+    paths = ["frozen", "restored"] + (litert_paths if args.device == "cpu" else [])
     no_onnx = onnx_missing() if args.device == "cpu" else "onnxruntime runs on CPU only"
     if no_onnx:
         print(f"({no_onnx}: skipped)")
@@ -88,7 +93,7 @@ def main(argv=None) -> int:
         paths.append("onnxruntime")
     root = Path(tempfile.mkdtemp(prefix="paired_ratio_"))
     others = [p for p in paths if p != "frozen"]
-    versus_onnx = ["tflite"] if {"tflite", "onnxruntime"} <= set(paths) else []
+    versus_onnx = [p for p in litert_paths if {p, "onnxruntime"} <= set(paths)]
     print(f"# {cpu_model()}, {os.cpu_count()} cores; load average {os.getloadavg()}")
     print(
         "| model | batch | "
