@@ -19,7 +19,7 @@ when they run, onnxruntime's outputs are first checked against TF's (see ``mobil
 from __future__ import annotations
 
 import pytest
-from mobilenet_224 import MODELS, onnx_missing, runtime
+from mobilenet_224 import MODELS, onnx_missing
 from report import PATHS
 
 BATCHES = (1, 8, 32)
@@ -81,6 +81,6 @@ def test_inference_throughput(
         model=model,
         path=path,
         device=device,
-        runtime=runtime(predictor),
+        runtime=predictor.runtime,
     )
     assert out.shape == (batch, 1001 if model == "slim" else 1000)

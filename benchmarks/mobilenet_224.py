@@ -296,13 +296,6 @@ def check_against_restored(name: str, candidate, restored) -> None:
         )
 
 
-def runtime(predictor) -> str:
-    """What runs ``predictor``: its ``runtime`` (LiteRT, onnxruntime) or TensorFlow."""
-    import tensorflow as tf
-
-    return predictor.runtime or f"TensorFlow {tf.__version__}"
-
-
 def make_predictor(model: str, path: str, device: str, built, restored=None):
     """The ``path`` ("frozen", "restored", "tflite", "tflite-int8" or "onnxruntime"; the last
     three CPU only) predictor of ``model`` from ``built`` (a build_* result), checked against

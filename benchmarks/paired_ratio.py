@@ -29,7 +29,6 @@ from mobilenet_224 import (  # noqa: E402
     image_batch,
     make_predictor,
     onnx_missing,
-    runtime,
 )
 
 
@@ -123,7 +122,7 @@ def main(argv=None) -> int:
             ratios = [f"{ips['frozen'] / ips[p]:.2f}x" for p in others]
             ratios += [f"{ips[p] / ips['onnxruntime']:.2f}x" for p in versus_onnx]
             print(f"| {model} | {batch} | " + " | ".join(cells + ratios) + " |", flush=True)
-        print(f"# {model}: " + "; ".join(f"{p}: {runtime(r)}" for p, r in runs.items()))
+        print(f"# {model}: " + "; ".join(f"{p}: {r.runtime}" for p, r in runs.items()))
         for run in runs.values():
             run.close()
     print(f"# load average {os.getloadavg()}")

@@ -337,6 +337,7 @@ def _run_predict(args: argparse.Namespace) -> int:
             print(path)
             for rank, p in enumerate(preds, 1):
                 print(f"  {rank}. {p.label:<24} {p.score:.4f}")
+        print(f"# {predictor.kind} model, run by {predictor.runtime}")
     return 0
 
 

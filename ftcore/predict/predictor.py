@@ -68,7 +68,7 @@ class Predictor:
     ``kind`` is ``"restored"``, ``"frozen"`` or ``"tflite"``; ``input_shape`` the model's input
     shape without the batch dimension; ``labels`` class names (or None); ``preprocessing`` the
     input convention (``"mobilenet"``: RGB ``x/127.5-1``); ``runtime`` what runs the model
-    (e.g. the LiteRT interpreter and its version; empty when TensorFlow does).
+    (e.g. the LiteRT interpreter and its version; TensorFlow and its version when not given).
     """
 
     def __init__(
@@ -82,7 +82,7 @@ class Predictor:
         runtime: str = "",
     ):
         self.kind = kind
-        self.runtime = runtime
+        self.runtime = runtime or f"TensorFlow {tf.__version__}"
         self._run = run
         self.input_shape = tuple(input_shape)
         self.labels = list(labels) if labels is not None else None

@@ -82,4 +82,5 @@ def test_cli_freeze_inspect_predict(pretrained, photos, tmp_path, capsys):
     assert main(["predict", str(out), str(photos["chelsea_cat"]), "--top", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("MobilenetV2/Logits/Conv2d_1c_1x1/weights") for line in lines)
-    assert lines[-4] == str(photos["chelsea_cat"]) and lines[-1].lstrip().startswith("3.")
+    assert lines[-5] == str(photos["chelsea_cat"]) and lines[-2].lstrip().startswith("3.")
+    assert lines[-1].startswith("# frozen model, run by TensorFlow ")

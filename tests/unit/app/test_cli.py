@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import tensorflow as tf
 
 from ftcore.app.cli import main
 from tests.helpers.exports import small_keras_model
@@ -80,6 +81,7 @@ def test_predict_prints_top_k_labels_per_image(frozen_pb, photos, capsys):
         "ant bee cat dog eel".split()
     )
     assert float(ranked[0][2]) >= float(ranked[1][2])
+    assert lines[6:] == [f"# frozen model, run by TensorFlow {tf.__version__}"]
 
 
 def test_predict_with_a_checkpoint_needs_and_uses_the_output_name(
@@ -93,7 +95,7 @@ def test_predict_with_a_checkpoint_needs_and_uses_the_output_name(
     )
     code_f, frozen_out, _ = cli(capsys, "predict", frozen_pb, cat, "--top", 5)
     assert code == code_f == 0
-    ranks = lambda out: [line.split()[1] for line in out.splitlines()[1:]]  # noqa: E731
+    ranks = lambda out: [line.split()[1] for line in out.splitlines() if line[:2] == "  "]  # noqa: E731
     assert len(ranks(restored_out)) == 5 and sorted(ranks(restored_out)) == [
         "0",
         "1",

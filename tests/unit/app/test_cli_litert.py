@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from ftcore.app.cli import main
+from ftcore.predict.litert import choose_interpreter
 from ftcore_fixtures.digits import target_task
 from tests.helpers.exports import small_keras_model
 
@@ -41,6 +42,7 @@ def test_freeze_to_tflite_then_predict(photos, tmp_path, capsys):
     assert code == 0, err
     ranked = [line.split()[1] for line in stdout.splitlines() if line.startswith("  ")]
     assert len(ranked) == 2 and set(ranked) <= {"ant", "bee", "cat", "dog"}
+    assert stdout.splitlines()[-1] == f"# tflite model, run by {choose_interpreter()[1]}"
 
 
 def test_freeze_int8_from_a_folder_of_task_images(tmp_path, capsys):
