@@ -37,6 +37,7 @@ NATIVE_NOISE: dict[str, str] = {
     r"^To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler": "second line of the build-flags banner",
     r"\] NodeDef mentions attribute use_unbounded_threadpool which is not in the op definition": "tf.data attribute newer than the runtime's op registry; ignored by TF, once per epoch",
     r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$": "the LiteRT interpreter's default CPU delegate (every .tflite load)",
+    r"^fully_quantize: \d+, inference_type: \d+, input_inference_type: \w+, output_inference_type: \w+$": "the TFLite quantizer echoing its settings (every int8 export)",
 }
 
 #: ``tensorflow`` logger messages (regex) for TF1 APIs ftcore uses deliberately.

@@ -11,6 +11,7 @@ import textwrap
 import pytest
 
 from ftcore.app.console import NATIVE_NOISE, is_noise
+from ftcore_fixtures import photo_paths
 from tests.helpers.graph_nets import PREDICTIONS
 
 DEPRECATION = "convert_variables_to_constants (from tensorflow.python.framework"
@@ -28,6 +29,7 @@ SAMPLES = [  # one real line per NATIVE_NOISE pattern, as TF 2.21 prints them
     "E0000 00:00:1795932481.934639   13765 node_def_util.cc:682] NodeDef mentions attribute "
     "use_unbounded_threadpool which is not in the op definition: Op<name=MapDataset; ...>",
     "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",
+    "fully_quantize: 0, inference_type: 6, input_inference_type: INT8, output_inference_type: INT8",
 ]
 KEPT = [
     "E0000 00:00:1795932481.934639   13765 node_def_util.cc:682] NodeDef mentions attribute foo",
@@ -98,10 +100,25 @@ def test_cli_stderr_is_clean_and_verbose_shows_all(slim_ckpt, tmp_path):
     freeze = _ftcore(
         "freeze", slim_ckpt, "--output", str(tmp_path / "a.pb"), "--outputs", PREDICTIONS
     )
-    for result in (inspect, freeze):  # other lines may be machine-specific (GPU set-up): kept
+    int8 = _ftcore(  # the quantizer echoes its settings; the photos calibrate (4: 3 + 1 held out)
+        "freeze",
+        slim_ckpt,
+        "--format",
+        "tflite",
+        "--int8",
+        str(photo_paths()["chelsea_cat"].parent),
+        "--min-agreement",
+        "0",
+        "--output",
+        str(tmp_path / "q.tflite"),
+        "--outputs",
+        PREDICTIONS,
+    )
+    for result in (inspect, freeze, int8):  # other lines may be machine-specific (GPU): kept
         assert not any(is_noise(line) for line in result.stderr.splitlines()), result.stderr
         assert DEPRECATION not in result.stderr
     assert "MobilenetV2/Conv/weights" in inspect.stdout and "wrote" in freeze.stdout
+    assert "int8: top-1 agreement" in int8.stdout and "fully_quantize" not in int8.stderr
     verbose = _ftcore(
         "--verbose",
         "freeze",
