@@ -10,6 +10,11 @@ b'graph'
 >>> sorted(p.name for p in cache.iterdir())
 ['w.h5']
 
+A temporary's name carries its writer's host and process id (``.model.pb.<host>-<pid>.*``):
+a process killed mid-write leaves it behind, and the next write to the same place removes it
+once that process is gone (temporaries of live processes, or of other hosts sharing the
+folder, are left alone).
+
 Fault injection (for tests; costs one ``is None`` check per commit when unset): the
 environment variable ``FTCORE_ATOMIC_FAULT``, read at import, names what happens at each
 commit boundary (a temporary file or directory complete but not yet renamed: ``staged``;
@@ -24,9 +29,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import os
 import shutil
 import signal
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -71,6 +78,34 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _owner() -> str:
+    """``<host>-<pid>``: who wrote a temporary (part of its name)."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale(directory: Path, prefix: str) -> list[Path]:
+    """Remove the temporaries ``<prefix><this host>-<pid>.*`` in ``directory`` whose process
+    is gone (killed mid-write); return them."""
+    mine = f"{prefix}{socket.gethostname()}-"
+    removed = []
+    for p in directory.glob(f"{glob.escape(mine)}*"):
+        pid = p.name[len(mine) :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
@@ -81,7 +116,10 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    remove_stale(path.parent, f".{path.name}.")
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.{_owner()}.", suffix=suffix, dir=path.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -103,7 +141,8 @@ def atomic_files(
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".ftcore-", dir=directory))
+    remove_stale(directory, ".ftcore-")
+    tmp = Path(tempfile.mkdtemp(prefix=f".ftcore-{_owner()}.", dir=directory))
     try:
         yield tmp
         for f in sorted((p for p in tmp.iterdir() if p.is_file()), key=last):

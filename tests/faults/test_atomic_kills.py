@@ -49,6 +49,7 @@ def test_file_write_killed_anywhere_leaves_old_or_new(tmp_path):
     assert found == []
     run_ok(writer("file", out, "B", SIZE, 0))
     assert visible_files(tmp_path / "out") == new
+    assert not list(out.parent.glob(".*")), "the rerun removes killed writes' temporaries"
 
 
 def test_cache_fill_killed_anywhere_is_absent_or_complete_and_refills(tmp_path):

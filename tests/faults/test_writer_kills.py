@@ -92,6 +92,7 @@ def test_freeze_killed_leaves_old_or_new_export(tmp_path, ckpts):
     assert found == []
     run_ok(writer("freeze", ckpts[1], out / "model.pb", tmp_path / "labels1.txt"))
     assert visible_files(out) == new
+    assert not list(out.glob(".*")), "the rerun removes killed writes' temporaries"
 
 
 def _check_keras_checkpoint(directory):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -218,3 +219,55 @@ def test_boundaries_count_one_by_one_and_kill_at_n(tmp_path, monkeypatch):
         ["3", "staged", str(tmp_path / "b")],
     ]
     assert _names(tmp_path) == ["a", "trace.log"]  # b's temporary is gone, b never appeared
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def _leftovers(directory: Path, prefix: str) -> dict[str, Path]:
+    """Temporaries as killed writers leave them: a dead process, a live one (this test's
+    parent), this process, another host; plus a live one of another target."""
+    host = socket.gethostname()
+    owners = {
+        "dead": f"{host}-{_dead_pid()}",
+        "parent": f"{host}-{os.getppid()}",
+        "self": f"{host}-{os.getpid()}",
+        "other host": f"not-{host}-{_dead_pid()}",
+    }
+    made = {who: directory / f"{prefix}{owner}.abc123.tmp" for who, owner in owners.items()}
+    made["other target"] = directory / f".other.pb.{host}-{_dead_pid()}.x.tmp"
+    for p in made.values():
+        p.write_bytes(b"half")
+    return made
+
+
+def test_a_write_removes_temporaries_of_dead_writers_only(tmp_path):
+    out = tmp_path / "model.pb"
+    left = _leftovers(tmp_path, ".model.pb.")
+    with atomic_path(out) as tmp:
+        assert tmp.name.startswith(f".model.pb.{socket.gethostname()}-{os.getpid()}.")
+        tmp.write_bytes(b"new")
+    assert not left["dead"].exists()
+    assert all(left[k].exists() for k in ("parent", "self", "other host", "other target"))
+    assert out.read_bytes() == b"new"
+
+
+def test_atomic_files_removes_a_dead_writers_folder(tmp_path):
+    dead = tmp_path / f".ftcore-{socket.gethostname()}-{_dead_pid()}.abc"
+    (dead / "sub").mkdir(parents=True)
+    (dead / "sub" / "m.index").write_text("half")
+    alive = tmp_path / f".ftcore-{socket.gethostname()}-{os.getppid()}.abc"
+    alive.mkdir()
+    with atomic_files(tmp_path) as tmp:
+        assert tmp.name.startswith(f".ftcore-{socket.gethostname()}-{os.getpid()}.")
+        (tmp / "m.index").write_text("new")
+    assert _names(tmp_path) == [alive.name, "m.index"]
+
+
+def test_remove_stale_returns_what_it_removed(tmp_path):
+    left = _leftovers(tmp_path, ".x.")
+    assert atomic.remove_stale(tmp_path, ".x.") == [left["dead"]]
+    assert atomic.remove_stale(tmp_path, ".x.") == []
