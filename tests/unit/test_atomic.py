@@ -227,13 +227,22 @@ def _dead_pid() -> int:
     return child.pid
 
 
-def _leftovers(directory: Path, prefix: str) -> dict[str, Path]:
-    """Temporaries as killed writers leave them: a dead process, a live one (this test's
-    parent), this process, another host; plus a live one of another target."""
+@pytest.fixture
+def live_pid():
+    """A running process other than this one (signals sent to it by a bug hurt nothing)."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield child.pid
+    child.kill()
+    child.wait()
+
+
+def _leftovers(directory: Path, prefix: str, live: int) -> dict[str, Path]:
+    """Temporaries as killed writers leave them: a dead process, a live one, this process,
+    another host; plus a dead one of another target."""
     host = socket.gethostname()
     owners = {
         "dead": f"{host}-{_dead_pid()}",
-        "parent": f"{host}-{os.getppid()}",
+        "live": f"{host}-{live}",
         "self": f"{host}-{os.getpid()}",
         "other host": f"not-{host}-{_dead_pid()}",
     }
@@ -244,22 +253,22 @@ def _leftovers(directory: Path, prefix: str) -> dict[str, Path]:
     return made
 
 
-def test_a_write_removes_temporaries_of_dead_writers_only(tmp_path):
+def test_a_write_removes_temporaries_of_dead_writers_only(tmp_path, live_pid):
     out = tmp_path / "model.pb"
-    left = _leftovers(tmp_path, ".model.pb.")
+    left = _leftovers(tmp_path, ".model.pb.", live_pid)
     with atomic_path(out) as tmp:
         assert tmp.name.startswith(f".model.pb.{socket.gethostname()}-{os.getpid()}.")
         tmp.write_bytes(b"new")
     assert not left["dead"].exists()
-    assert all(left[k].exists() for k in ("parent", "self", "other host", "other target"))
+    assert all(left[k].exists() for k in ("live", "self", "other host", "other target"))
     assert out.read_bytes() == b"new"
 
 
-def test_atomic_files_removes_a_dead_writers_folder(tmp_path):
+def test_atomic_files_removes_a_dead_writers_folder(tmp_path, live_pid):
     dead = tmp_path / f".ftcore-{socket.gethostname()}-{_dead_pid()}.abc"
     (dead / "sub").mkdir(parents=True)
     (dead / "sub" / "m.index").write_text("half")
-    alive = tmp_path / f".ftcore-{socket.gethostname()}-{os.getppid()}.abc"
+    alive = tmp_path / f".ftcore-{socket.gethostname()}-{live_pid}.abc"
     alive.mkdir()
     with atomic_files(tmp_path) as tmp:
         assert tmp.name.startswith(f".ftcore-{socket.gethostname()}-{os.getpid()}.")
@@ -267,7 +276,7 @@ def test_atomic_files_removes_a_dead_writers_folder(tmp_path):
     assert _names(tmp_path) == [alive.name, "m.index"]
 
 
-def test_remove_stale_returns_what_it_removed(tmp_path):
-    left = _leftovers(tmp_path, ".x.")
+def test_remove_stale_returns_what_it_removed(tmp_path, live_pid):
+    left = _leftovers(tmp_path, ".x.", live_pid)
     assert atomic.remove_stale(tmp_path, ".x.") == [left["dead"]]
     assert atomic.remove_stale(tmp_path, ".x.") == []
