@@ -98,14 +98,7 @@ class Int8:
 def _batch(images: Images, input_shape, preprocessing: str) -> np.ndarray:
     if isinstance(images, np.ndarray):
         return images.astype(np.float32)
-    return load_images(images, _image_size(input_shape), preprocessing=preprocessing)
-
-
-def _image_size(input_shape) -> tuple[int, int]:
-    dims = list(input_shape[1:]) if input_shape else []
-    if len(dims) != 3 or dims[2] != 3 or None in dims:
-        raise MismatchError(f"input shape {input_shape} is not [N, H, W, 3] with H, W fixed")
-    return dims[0], dims[1]
+    return load_images(images, pb.image_size(input_shape), preprocessing=preprocessing)
 
 
 def _concrete_function(
@@ -143,19 +136,6 @@ def convert(
         return converter.convert()
 
 
-def _photo_batch(input_shape, preprocessing: str, photos) -> tuple[np.ndarray | None, list[str]]:
-    """Real photos resized to the model's input, or (None, [why not])."""
-    if photos is None:
-        from ftcore_fixtures import photo_paths
-
-        photos = list(photo_paths().values())
-    try:
-        size = _image_size(input_shape)
-    except MismatchError as e:
-        return None, [f"skipped: {e}"]
-    return load_images(photos, size, preprocessing=preprocessing), [Path(p).name for p in photos]
-
-
 def _top1_agreement(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(a.reshape(len(a), -1).argmax(1) == b.reshape(len(b), -1).argmax(1)))
 
@@ -188,7 +168,6 @@ def export_graph(
     frozen: pb.FrozenModel,
     output_path: str | os.PathLike,
     *,
-    photos: Sequence[str | os.PathLike] | None = None,
     int8: Int8 | None = None,
     preprocessing: str = "mobilenet",
     labels: Sequence[str] | None = None,
@@ -197,10 +176,10 @@ def export_graph(
     interpreter: str = "auto",
     num_threads: int | None = None,
 ) -> Sidecar:
-    """Convert ``frozen``, self-check against its reference, write ``.tflite`` + sidecar.
+    """Convert ``frozen``, self-check against its reference (on the probe batch and the
+    photos, see :class:`~ftcore.export.pb.SelfCheck`), write ``.tflite`` + sidecar.
 
-    ``photos``: real images for the check (default: the shipped photos); ``interpreter`` and
-    ``num_threads`` as :class:`~ftcore.predict.litert.LiteRTModel`.
+    ``interpreter`` and ``num_threads`` as :class:`~ftcore.predict.litert.LiteRTModel`.
     """
     pb.check_single_input(frozen, preprocessing)
     check = check or pb.SelfCheck()
@@ -216,8 +195,8 @@ def export_graph(
     options = {"interpreter": interpreter, "num_threads": num_threads}
     model = LiteRTModel(content, source="converted model", **options)
     probe = check.probe_for(inputs[0].shape)
-    real, photo_names = _photo_batch(inputs[0].shape, preprocessing, photos)
-    figures = {"probe_shape": list(probe.shape), "photos": photo_names, "atol": atol, "rtol": rtol}
+    real, photo_figures = check.photos_for(inputs[0].shape, preprocessing)
+    figures = {"probe_shape": list(probe.shape), **photo_figures, "atol": atol, "rtol": rtol}
     worst = pb.compare_outputs(
         reference(probe), model(probe), "tflite model (probe batch)", atol, rtol
     )

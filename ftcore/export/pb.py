@@ -3,7 +3,7 @@
 Freezing turns variables into constants (``convert_variables_to_constants`` for TF1 sessions,
 ``convert_variables_to_constants_v2`` on a concrete function for Keras/TF2); :mod:`ftcore.export.optimize`
 then strips training nodes and folds batch norm. Every export checks itself: the frozen and the
-optimized graph must reproduce the restored model's outputs on a probe batch within
+optimized graph must reproduce the restored model's outputs on a probe batch and on real photos within
 ``|frozen - restored| <= atol + rtol * |restored|`` (defaults ``atol=1e-4``, ``rtol=1e-3``),
 else :class:`~ftcore.errors.MismatchError` with the numbers, and nothing is written.
 The ``.pb`` and its JSON sidecar (``model.pb.json``: tensor names, shapes, dtype, preprocessing,
@@ -27,6 +27,7 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -39,6 +40,7 @@ from ftcore.export.sidecar import Sidecar, TensorInfo, write_export
 from ftcore.graph.checkpoint_files import resolve_checkpoint
 from ftcore.graph.names import import_graph, op_name, single_placeholder
 from ftcore.graph.restore import restore_meta_graph
+from ftcore.predict.images import load_images
 from ftcore.preprocessing import PREPROCESSING
 
 v1 = tf.compat.v1
@@ -62,14 +64,40 @@ class FrozenModel:
 @dataclasses.dataclass(frozen=True)
 class SelfCheck:
     """How an export checks itself: ``|export - restored| <= atol + rtol * |restored|`` on
-    ``probe`` (default: a seeded random batch in [-1, 1])."""
+    ``probe`` (default: a seeded random batch in [-1, 1]) and on real ``photos`` (image
+    files; default: the shipped photos) when the input is an ``[N, H, W, 3]`` image."""
 
     probe: np.ndarray | None = None
     atol: float = ATOL
     rtol: float = RTOL
+    photos: Sequence[str | os.PathLike] | None = None
 
     def probe_for(self, shape: Sequence[int | None]) -> np.ndarray:
         return probe_batch(shape) if self.probe is None else np.asarray(self.probe, np.float32)
+
+    def photos_for(
+        self, shape: Sequence[int | None], preprocessing: str
+    ) -> tuple[np.ndarray | None, dict]:
+        """(the photos as a batch for ``shape``, or None; the figures naming them or why not)."""
+        photos = self.photos
+        if photos is None:
+            from ftcore_fixtures import photo_paths
+
+            photos = list(photo_paths().values())
+        try:
+            size = image_size(shape)
+        except MismatchError as e:
+            return None, {"photos": [], "photos_skipped": str(e)}
+        batch = load_images(photos, size, preprocessing=preprocessing)
+        return batch, {"photos": [Path(p).name for p in photos]}
+
+
+def image_size(input_shape: Sequence[int | None] | None) -> tuple[int, int]:
+    """(H, W) of an ``[N, H, W, 3]`` input shape, or :class:`MismatchError`."""
+    dims = list(input_shape[1:]) if input_shape else []
+    if len(dims) != 3 or dims[2] != 3 or None in dims:
+        raise MismatchError(f"input shape {input_shape} is not [N, H, W, 3] with H, W fixed")
+    return dims[0], dims[1]
 
 
 # --- TF1 checkpoints (restored with ftcore.graph.restore) ----------------------------------
@@ -213,17 +241,19 @@ def export_graph(
     source: str = "",
     check: SelfCheck | None = None,
 ) -> Sidecar:
-    """Optimize (optionally), self-check against ``model.reference`` and write ``.pb`` + sidecar
-    atomically."""
+    """Optimize (optionally), self-check against ``model.reference`` (on the probe batch and
+    the photos, see :class:`SelfCheck`) and write ``.pb`` + sidecar atomically."""
     check_single_input(model, preprocessing)
     check = check or SelfCheck()
     graph_def, inputs, outputs = model.graph_def, model.inputs, model.outputs
     atol, rtol = check.atol, check.rtol
     probe = check.probe_for(inputs[0].shape)
-    expected = model.reference(probe)
+    photos, photo_figures = check.photos_for(inputs[0].shape, preprocessing)
+    x = probe if photos is None else np.concatenate([probe, photos])
+    expected = model.reference(x)
     fetches = [t.name for t in outputs]
-    feeds = {inputs[0].name: probe}
-    figures = {"probe_shape": list(probe.shape), "atol": atol, "rtol": rtol}
+    feeds = {inputs[0].name: x}
+    figures = {"probe_shape": list(probe.shape), **photo_figures, "atol": atol, "rtol": rtol}
     figures["frozen_max_abs_diff"] = compare_outputs(
         expected, run_graph_def(graph_def, feeds, fetches), "frozen graph", atol, rtol
     )

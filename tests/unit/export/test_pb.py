@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import keras
 import numpy as np
 import pytest
 
@@ -19,6 +20,7 @@ from ftcore.export.pb import (
 from ftcore.export.sidecar import Sidecar, TensorInfo, read_sidecar, sidecar_path
 from ftcore.graph.safety import load_graph_def
 from ftcore.predict.predictor import from_checkpoint, from_keras, from_pb
+from ftcore_fixtures import photo_paths
 from tests.helpers.exports import small_keras_model
 from tests.helpers.graph_nets import PREDICTIONS, images
 
@@ -93,3 +95,22 @@ def test_sidecar_round_trips_and_rejects_junk(tmp_path):
     )
     with pytest.raises(InvalidFileError, match="names no input or no output"):
         Sidecar.from_json(Sidecar([x], [], labels=["x"]).to_json())
+
+
+def test_export_checks_the_shipped_photos_too(tmp_path):
+    model = small_keras_model()
+    graph_def, inputs, outputs = keras_graph_def(model)
+
+    def wrong_on_photos(x):  # agrees on the 2-image probe batch, not on the photos after it
+        y = model(x, training=False).numpy()
+        y[2:] += 0.01
+        return [y]
+
+    with pytest.raises(MismatchError, match=r"by up to 0\.01 .* 16 of 24 values"):
+        export_graph(FrozenModel(graph_def, inputs, outputs, wrong_on_photos), tmp_path / "a.pb")
+    assert list(tmp_path.iterdir()) == []
+    sidecar = export_keras(model, tmp_path / "b.pb")
+    assert sorted(sidecar.check["photos"]) == sorted(p.name for p in photo_paths().values())
+    dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    skipped = export_keras(dense, tmp_path / "c.pb").check
+    assert skipped["photos"] == [] and "is not [N, H, W, 3]" in skipped["photos_skipped"]
