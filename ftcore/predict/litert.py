@@ -28,12 +28,19 @@ from importlib import metadata
 
 import numpy as np
 
-from ftcore.errors import FtcoreError, InvalidFileError, MismatchError, first_line, unknown_name
+from ftcore.errors import (
+    FtcoreError,
+    InvalidFileError,
+    MismatchError,
+    UnsafeContentError,
+    first_line,
+    unknown_name,
+)
 
 INTERPRETERS = ("auto", "litert", "tensorflow")
 
 
-class UnsafeModelError(FtcoreError):
+class UnsafeModelError(UnsafeContentError):
     """A ``.tflite`` model with custom (e.g. ``Flex``) operators, refused unless trusted."""
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from tensorflow.lite.tools import flatbuffer_utils
 
-from ftcore.errors import InvalidFileError, UnknownNameError
+from ftcore.errors import InvalidFileError, UnknownNameError, UnsafeContentError
 from ftcore.export.litert import export_keras
-from ftcore.predict.litert import LiteRTModel, UnsafeModelError, choose_interpreter, custom_ops
+from ftcore.predict.litert import LiteRTModel, choose_interpreter, custom_ops
 from ftcore.predict.predictor import load
 from tests.helpers.exports import small_keras_model
 
@@ -60,7 +60,7 @@ def test_custom_operators_are_refused_and_junk_is_named(tflite, tmp_path):
     assert custom_ops(content) == ["FlexReadFile"] and custom_ops(path.read_bytes()) == []
     (tmp_path / "crafted.tflite").write_bytes(content)
     with pytest.raises(
-        UnsafeModelError, match=r"crafted.tflite uses custom operators \['FlexReadFile'\]"
+        UnsafeContentError, match=r"crafted.tflite uses custom operators \['FlexReadFile'\]"
     ):
         load(tmp_path / "crafted.tflite")
     (tmp_path / "junk.tflite").write_bytes(b"\x00" * 64)
