@@ -49,7 +49,7 @@ def leaves(model: keras.Model, prefix: str = "") -> list[tuple[str, keras.layers
     ]
 
 
-def _leaf_paths_under(model: keras.Model, layer: keras.layers.Layer, path: str) -> list[str]:
+def _leaf_paths_under(layer: keras.layers.Layer, path: str) -> list[str]:
     if isinstance(layer, keras.Model):
         return [p for p, _ in leaves(layer, path + "/")]
     return [path]
@@ -89,17 +89,17 @@ def select(model: keras.Model, selector: Selector) -> list[str]:
                 raise IndexError(f"layer index {selector} out of range for {len(top)} layers")
             picked = [top[selector]]
         for layer in picked:
-            chosen.update(_leaf_paths_under(model, layer, layer.name))
+            chosen.update(_leaf_paths_under(layer, layer.name))
     elif isinstance(selector, re.Pattern):
         for path, layer, _ in iter_layers(model):
             if selector.search(path):
-                chosen.update(_leaf_paths_under(model, layer, path))
+                chosen.update(_leaf_paths_under(layer, path))
     elif isinstance(selector, str):
         start = head_start(model)
         if selector in ("base", "head", "all"):
             picked = {"base": top[:start], "head": top[start:], "all": top}[selector]
             for layer in picked:
-                chosen.update(_leaf_paths_under(model, layer, layer.name))
+                chosen.update(_leaf_paths_under(layer, layer.name))
         else:
             matches = [
                 (p, layer) for p, layer, _ in iter_layers(model) if selector in (p, layer.name)
@@ -107,7 +107,7 @@ def select(model: keras.Model, selector: Selector) -> list[str]:
             if not matches:
                 raise unknown_name("layer", selector, _names(model), where=model.name)
             path, layer = matches[0]
-            chosen.update(_leaf_paths_under(model, layer, path))
+            chosen.update(_leaf_paths_under(layer, path))
     else:
         for sub in selector:
             chosen.update(select(model, sub))

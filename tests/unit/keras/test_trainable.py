@@ -16,6 +16,7 @@ from ftcore.keras.head import attach_head
 from ftcore.keras.trainable import (
     freeze,
     freeze_report,
+    leaves,
     select,
     set_trainable_flags,
     trainable_flags,
@@ -30,8 +31,8 @@ def selectors(model):
     names = [layer.name for layer in model.layers]
     n = len(names)
     index = st.integers(-n, n - 1).map(lambda i: (i, {names[i]}))
-    slices = st.tuples(st.integers(0, n), st.integers(0, n)).map(
-        lambda ab: (slice(*ab), set(names[ab[0] : ab[1]]))
+    slices = st.tuples(st.integers(0, n), st.integers(0, n), st.sampled_from([None, 2, -1])).map(
+        lambda t: (slice(*t), set(names[slice(*t)]))
     )
     stems = st.sampled_from(["conv", "dense", "bn", "drop", "head_", "^b0", "act$"])
     regex = stems.map(lambda r: (re.compile(r), {m for m in names if re.search(r, m)}))
@@ -135,6 +136,52 @@ def test_selectors_by_nested_path_and_regex():
     ]
     assert select(model, re.compile(r"backbone/c\d")) == ["backbone/c1", "backbone/c2"]
     assert select(model, slice("scale", "head_pool")) == select(model, [1, 2, "backbone"])
+    assert select(model, slice("scale", None, 2)) == select(model, [1, "head_pool", "head_logits"])
+    # a regex matching the nested model's own path selects all of its leaves
+    assert select(model, re.compile(r"^backbone$")) == select(model, "backbone")
+    assert select(model, "all") == [p for p, _ in leaves(model)]
+
+
+def test_index_bounds_are_those_of_a_python_list():
+    model = nested_model()
+    n = len(model.layers)
+    assert select(model, -n) == ["img"] and select(model, n - 1) == ["head_softmax"]
+    for bad in (n, -n - 1):
+        with pytest.raises(IndexError, match=rf"layer index {bad} out of range for {n} layers"):
+            select(model, bad)
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_bool_is_not_taken_for_an_index(flag):
+    model = nested_model()
+    before = trainable_flags(model)
+    with pytest.raises(TypeError, match="cannot be a bool"):
+        freeze(model, flag)
+    assert trainable_flags(model) == before
+
+
+def test_defaults_freeze_the_base_and_unfreeze_everything():
+    model = nested_model()
+    head = ["head_pool", "head_dropout", "head_logits", "head_softmax"]
+    base = [p for p, _ in leaves(model) if p not in head]
+    assert freeze(model) == base
+    assert trainable_flags(model) == {p: p in head for p, _ in leaves(model)}
+    assert unfreeze(model) == base + head
+    assert trainable_flags(model) == dict.fromkeys(base + head, True)
+
+
+def test_freeze_with_train_bn_keeps_batchnorm_trainable():
+    model = nested_model()
+    frozen = freeze(model, "all", train_bn=True)
+    assert "backbone/bn1" not in frozen and "backbone/c1" in frozen
+    assert trainable_flags(model) == {p: p == "backbone/bn1" for p, _ in leaves(model)}
+    assert keras_trainable(model) == {"bn1/gamma", "bn1/beta"}
+
+
+def test_unfreeze_from_past_the_end_freezes_everything():
+    model = nested_model()
+    assert unfreeze_from(model, len(model.layers)) == []
+    assert not any(trainable_flags(model).values()) and keras_trainable(model) == set()
 
 
 @pytest.mark.parametrize(
@@ -142,7 +189,7 @@ def test_selectors_by_nested_path_and_regex():
     [
         ("bn_1", r"unknown layer 'bn_1' in outer_finetune; closest: 'bn1'"),
         ("head_logit", r"closest: 'head_logits'"),
-        (slice("bacbone", None), r"unknown layer 'bacbone'.*closest: 'backbone'"),
+        (slice("bacbone", None), r"unknown layer 'bacbone' in outer_finetune; closest: 'backbone'"),
     ],
 )
 def test_unknown_names_list_the_closest(selector, message):
@@ -168,8 +215,51 @@ def test_report_table_and_next_stage_column():
     text = str(report)
     line = next(x for x in text.splitlines() if "backbone/c2" in x).split()
     assert line[-2:] == ["frozen", "trains"] and line[3] == str(rows["backbone/c2"].params)
+    line = next(x for x in text.splitlines() if "head_logits" in x).split()
+    assert line[-2:] == ["trainable", "trains"]
     assert text.splitlines()[-1] == (
         f"total params {model.count_params()}, trainable now {report.trainable_params}, "
         f"next stage trains {after}"
     )
     assert str(freeze_report(model)).count("trainable") > 3
+
+
+def test_report_table_columns_agree_with_keras():
+    """Printed table vs the model: one line per layer with weights (plus head layers), the
+    index column right-aligned, and a layer trainable in itself but inside a frozen model
+    counted as frozen (Keras trains nothing of a model whose ``trainable`` is False)."""
+    model = build_net({"kind": "dense", "blocks": [(3, True, True)] * 3, "head_bn": True})
+    model.trainable = False
+    model.get_layer("b2_dense").trainable = True
+    report = freeze_report(model, next_trainable=["b2_dense", "head"])
+    assert report.trainable_params == 0 == len(model.trainable_weights)
+    lines = str(report).splitlines()
+    assert lines[0].split() == [
+        "#",
+        "layer",
+        "type",
+        "params",
+        "trainable",
+        "state",
+        "next",
+        "stage",
+    ]
+    end = lines[0].index("#") + 1
+    position = {p: i for i, (p, _) in enumerate(leaves(model))}
+    layers = dict(leaves(model))
+    reported = [p for p, layer in leaves(model) if layer.weights or p.startswith("head_")]
+    assert [r.path for r in report.rows] == reported and len(lines) == len(reported) + 2
+    for line, path in zip(lines[1:-1], reported, strict=True):
+        layer = layers[path]
+        nxt = path == "b2_dense" or path.startswith("head_")
+        assert line[:end].strip() == str(position[path]) and line[end] == " "
+        assert line.split() == [
+            str(position[path]),
+            path,
+            type(layer).__name__,
+            str(sum(int(np.prod(w.shape)) for w in layer.weights)),
+            "0",
+            "frozen",
+            "trains" if nxt else "frozen",
+        ]
+    assert position["head_softmax"] >= 10  # two-digit indices: the alignment is tested
