@@ -111,21 +111,30 @@ def _onnx_model(graph_def, input_name: str, output_names: list[str]) -> bytes:
     return model_proto.SerializeToString()
 
 
+def _relu6_names(graph_def) -> list[str]:
+    return [f"{n.name}:0" for n in graph_def.node if n.op == "Relu6"]
+
+
+def _tf_probe(graph_def, input_name: str, names: list[str]):
+    """(the probe batch, TF's values of ``names`` on it)."""
+    import tensorflow as tf
+
+    x = image_batch(2, seed=1)
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+    with tf.compat.v1.Session(graph=graph) as sess:
+        return x, sess.run(names, {input_name: x})
+
+
 def _check_matches_tf(what: str, run, graph_def, input_name: str, output_name: str) -> None:
     """Fail unless ``run(names, x)`` computes what TF computes from ``graph_def`` on a probe batch.
 
     Compares the output and every Relu6 activation: the random-init networks' outputs barely
     depend on the input, the early activations do, so a conversion error anywhere shows.
     """
-    import tensorflow as tf
-
-    names = [output_name] + [f"{n.name}:0" for n in graph_def.node if n.op == "Relu6"]
-    x = image_batch(2, seed=1)
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.graph_util.import_graph_def(graph_def, name="")
-    with tf.compat.v1.Session(graph=graph) as sess:
-        want = sess.run(names, {input_name: x})
+    names = [output_name] + _relu6_names(graph_def)
+    x, want = _tf_probe(graph_def, input_name, names)
     got = run(names, x)
     bad = [
         f"{name}: max |diff| {np.abs(w - g).max():.3g} > {ONNX_RTOL * np.abs(w).max():.3g}"
@@ -240,15 +249,8 @@ def _check_int8_tracks_tf(run, graph_def, input_name: str) -> None:
     The random-weight networks' softmax is flat (one int8 step covers it), so the output says
     nothing; the activations do, and quantization error shows as lost correlation.
     """
-    import tensorflow as tf
-
-    names = [f"{n.name}:0" for n in graph_def.node if n.op == "Relu6"]
-    x = image_batch(2, seed=1)
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.graph_util.import_graph_def(graph_def, name="")
-    with tf.compat.v1.Session(graph=graph) as sess:
-        want = sess.run(names, {input_name: x})
+    names = _relu6_names(graph_def)
+    x, want = _tf_probe(graph_def, input_name, names)
     corr = [
         (np.corrcoef(w.ravel(), g.ravel())[0, 1], n)
         for n, w, g in zip(names, want, run(names, x), strict=True)
