@@ -1,7 +1,10 @@
-"""Restore plans: the four lists partition the names; strict/lenient restore; renaming;
-initialization orders; detection of "restore, then global init"."""
+"""Restore plans: the four lists partition the names; the report's text; strict/lenient restore;
+renaming; skip/exclude; initialization orders; detection of "restore, then global init"; a
+checkpoint damaged after planning."""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
@@ -9,7 +12,7 @@ import tensorflow as tf
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ftcore.errors import MismatchError, UnknownNameError
+from ftcore.errors import InvalidFileError, MismatchError, UnknownNameError
 from ftcore.graph.names import VarInfo
 from ftcore.graph.restore_plan import (
     checkpoint_name,
@@ -157,8 +160,11 @@ def test_assignment_map_renames_and_one_key_may_feed_two_variables(tmp_path):
 
 def test_assignment_map_scopes_must_exist(setup):
     g, prefix = setup
-    with pytest.raises(UnknownNameError, match="unknown checkpoint scope 'bsae'.*closest: 'base'"):
+    with pytest.raises(UnknownNameError) as err:
         plan_restore(g.get_collection("variables"), prefix, {"bsae/": "base/"})
+    assert str(err.value) == (
+        f"unknown checkpoint scope 'bsae' in {prefix}; closest: 'base', 'base/w', 'base/b'"
+    )
     with pytest.raises(UnknownNameError, match="unknown graph scope 'nwe'"):
         plan_restore(g.get_collection("variables"), prefix, {"base/": "nwe/"})
 
@@ -204,3 +210,131 @@ def test_correct_orders_give_identical_state_and_the_wrong_order_is_detected(set
     wrong = _session_state(g, prefix, "restore, then global init")
     assert "2 of 2 restored variables no longer equal checkpoint" in wrong["error"]
     assert "global_variables_initializer" in wrong["error"]
+
+
+# --- what the report says, and what restore does with a plan it cannot carry out -------------
+
+
+def test_the_report_names_every_list_and_the_checkpoint_side_of_a_renamed_mismatch(tmp_path):
+    prefix = save_raw_checkpoint(
+        tmp_path / "ckpt",
+        {
+            "teacher/conv/w": np.zeros((3, 3), np.float32),
+            "teacher/conv/b": np.zeros(3, np.float32),
+            "old/x": np.zeros(1, np.float32),
+        },
+    )
+    graph = [
+        VarInfo("student/conv/w", (3, 3), "float32"),
+        VarInfo("student/conv/b", (4,), "float32"),
+        VarInfo("new/v", (2,), "float32"),
+    ]
+    plan = plan_restore(graph, prefix, {"teacher/": "student/"})
+    assert plan.report().splitlines() == [
+        f"restore plan for {prefix}: 1 to restore, 1 graph-only, 1 checkpoint-only, "
+        "1 shape/dtype mismatches",
+        "  in the graph, missing from the checkpoint:",
+        "    new/v",
+        "  shape/dtype mismatches:",
+        "    student/conv/b (<- teacher/conv/b): graph [4] float32, checkpoint [3] float32",
+        "  in the checkpoint, not used by the graph:",
+        "    old/x",
+    ]
+
+
+def test_the_report_of_a_plan_with_nothing_to_flag_is_its_headline(tmp_path):
+    prefix = save_raw_checkpoint(tmp_path / "ckpt", {"w": np.zeros(2, np.float32)})
+    plan = plan_restore([VarInfo("w", (2,), "float32")], prefix)
+    assert plan.report() == (
+        f"restore plan for {prefix}: 1 to restore, 0 graph-only, 0 checkpoint-only, "
+        "0 shape/dtype mismatches"
+    )
+
+
+@pytest.mark.parametrize(("limit", "shown", "more"), [(None, 10, 2), (11, 11, 1), (12, 12, 0)])
+def test_the_report_lists_up_to_limit_names_per_list_and_counts_the_rest(
+    tmp_path, limit, shown, more
+):
+    keys = [f"unused/v{k:02d}" for k in range(12)]  # the plan asks for none of them
+    prefix = save_raw_checkpoint(tmp_path / "ckpt", {k: np.zeros(1, np.float32) for k in keys})
+    plan = plan_restore([], prefix)
+    lines = (plan.report() if limit is None else plan.report(limit=limit)).splitlines()
+    expected = ["  in the checkpoint, not used by the graph:"] + [f"    {k}" for k in keys[:shown]]
+    assert lines[1:] == expected + ([f"    ... and {more} more"] if more else [])
+
+
+@pytest.mark.parametrize("restore_fn", [restore, restore_and_initialize])
+def test_strict_is_the_default_and_an_incomplete_plan_touches_nothing(setup, restore_fn):
+    g, prefix = setup
+    plan = plan_restore(g.get_collection("variables"), prefix)
+    with v1.Session(graph=g) as sess:
+        with pytest.raises(MismatchError) as err:
+            restore_fn(sess, plan)
+        assert str(err.value) == "cannot restore strictly:\n" + plan.report()
+        with g.as_default():
+            uninitialized = sess.run(v1.report_uninitialized_variables())
+    assert sorted(n.decode() for n in uninitialized) == ["base/b", "base/w", "head/w", "new/v"]
+
+
+def test_a_plan_without_variable_objects_cannot_be_restored(setup):
+    g, prefix = setup
+    infos = [VarInfo("base/w", (2, 3), "float32"), VarInfo("base/b", (3,), "float32")]
+    plan = plan_restore(infos, prefix)
+    assert plan.complete
+    with v1.Session(graph=g) as sess, pytest.raises(MismatchError) as err:
+        restore(sess, plan)
+    assert str(err.value) == (
+        "plan has no variable objects for ['base/b', 'base/w'] (planned from VarInfo?)"
+    )
+
+
+def test_skip_leaves_variables_that_already_hold_values_alone(setup):
+    g, prefix = setup
+    plan = plan_restore(g.get_collection("variables"), prefix)
+    new_v = next(v for v in g.get_collection("variables") if v.op.name == "new/v")
+    with v1.Session(graph=g) as sess, g.as_default():
+        sess.run(new_v.initializer)
+        sess.run(new_v.assign([5.0, 6.0]))  # e.g. trained earlier
+        restore_and_initialize(sess, plan, strict=False, skip=["new/v"])
+        got = values(sess, g)
+    assert got["new/v"].tolist() == [5.0, 6.0]
+    assert np.all(got["head/w"] == 7.0)  # neither restored nor skipped: initialized
+    assert np.array_equal(got["base/w"], VALUES["base/w"])
+
+
+def test_verify_restored_skips_the_excluded_variables_and_names_the_changed_ones(setup):
+    g, prefix = setup
+    variables = [v for v in g.get_collection("variables") if v.op.name.startswith("base/")]
+    plan = plan_restore(variables, prefix)
+    with v1.Session(graph=g) as sess, g.as_default():
+        restore_and_initialize(sess, plan)
+        sess.run(variables[0].assign(np.full((2, 3), 9.0, np.float32)))  # base/w, "trained"
+        verify_restored(sess, plan, exclude=lambda name: name == "base/w")
+        with pytest.raises(MismatchError) as err:
+            verify_restored(sess, plan, exclude=lambda name: name == "base/b")
+    assert str(err.value) == (
+        f"1 of 1 restored variables no longer equal checkpoint {prefix} (e.g. ['base/w']): "
+        "were they re-initialized after the restore, e.g. by global_variables_initializer()? "
+        "Use restore_and_initialize()."
+    )
+
+
+def test_a_checkpoint_damaged_after_planning_is_an_invalid_file_naming_it(tmp_path):
+    big = {"a/w": np.arange(600, dtype=np.float32), "b/w": np.ones(3, np.float32)}
+    prefix = save_raw_checkpoint(tmp_path / "ckpt", big)
+    g = tf.Graph()
+    with g.as_default():
+        variables = [v1.get_variable("a/w", [600]), v1.get_variable("b/w", [3])]
+    plan = plan_restore(variables, prefix)
+    (data,) = tmp_path.glob("ckpt.data-*")
+    with v1.Session(graph=g) as sess:
+        restore_and_initialize(sess, plan)
+        os.truncate(data, 100)
+        for step in (verify_restored, restore):
+            with pytest.raises(InvalidFileError) as err:
+                step(sess, plan)
+            assert str(err.value).startswith(f"checkpoint data {prefix}.data-* is truncated")
+        data.unlink()
+        with pytest.raises(InvalidFileError) as err:
+            restore(sess, plan)
+        assert str(err.value).startswith(f"restoring from {prefix} failed: ")
