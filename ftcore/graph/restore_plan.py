@@ -182,6 +182,7 @@ def restore(session: v1.Session, plan: RestorePlan, strict: bool = True) -> Rest
     """
     if strict and not plan.complete:
         raise MismatchError("cannot restore strictly:\n" + plan.report())
+    resolve_checkpoint(plan.checkpoint)  # still there? (MissingFileError naming what is not)
     missing = [g for g, _ in plan.to_restore if g not in plan.variables]
     if missing:
         raise MismatchError(
@@ -243,7 +244,7 @@ def verify_restored(
     initializer overwrote restored weights with fresh random values. ``exclude(name)``
     skips variables that are meant to change (those being trained).
     """
-    reader = tf.train.load_checkpoint(plan.checkpoint)
+    reader = tf.train.load_checkpoint(resolve_checkpoint(plan.checkpoint))
     pairs = [(g, key) for g, key in plan.to_restore if not (exclude and exclude(g))]
     names = [g for g, _ in pairs]
     values = session.run([plan.variables[g] for g in names])

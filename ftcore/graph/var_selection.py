@@ -2,7 +2,8 @@
 
 :func:`ancestor_variables` walks the graph backwards from the target through data
 edges (resource variables are reached through ``ReadVariableOp`` -> ``VarHandleOp``),
-so branches, residual adds, renamed scopes and any variable creation order are handled.
+so branches, residual adds, renamed scopes and any variable creation order are handled;
+an op target (a training op) also through the control dependencies it runs.
 It includes BN moving statistics: read directly by an eval-mode batch norm, or written
 by an ``UPDATE_OPS`` op fed by a training-mode ``FusedBatchNorm`` on the path. Optimizer
 slots and the global step are never selected.
@@ -26,7 +27,7 @@ slots and the global step are never selected.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TypeVar
 
 import tensorflow as tf
@@ -55,19 +56,24 @@ def _as_tensors_or_ops(graph: tf.Graph, targets) -> list:
 
 
 def _ancestor_tensors(starts: list) -> set:
-    """Tensors the ``starts`` (tensors or ops) depend on through data edges, themselves included.
+    """Tensors the ``starts`` (tensors or ops) depend on, tensors among the starts included.
 
-    Control dependencies are not followed, except that a ``NoOp`` target (``tf.group``, a
-    training op) stands for the ops it groups.
+    From a tensor, data edges only. An op target stands for everything running it runs: its
+    data and control dependencies, transitively (a ``tf.group`` or training op, and
+    ``minimize(..., global_step=step)``'s step increment, whose input waits for the update
+    group). The tensors read along the way are returned.
     """
     seen: set = set()
     stack = [s for s in starts if isinstance(s, tf.Tensor)]
-    ops = [s for s in starts if isinstance(s, tf.Operation)]
-    while ops:  # an op's data inputs; a group (NoOp) stands for its control inputs
+    ops, ran = [s for s in starts if isinstance(s, tf.Operation)], set()
+    while ops:
         op = ops.pop()
-        stack.extend(op.inputs)
-        if op.type == "NoOp":
-            ops.extend(op.control_inputs)
+        if op in ran:
+            continue
+        ran.add(op)
+        seen.update(op.inputs)
+        ops.extend(t.op for t in op.inputs)
+        ops.extend(op.control_inputs)
     while stack:
         t = stack.pop()
         if t in seen:
@@ -134,7 +140,8 @@ def ancestor_variables(
 ) -> list[tf.Variable]:
     """The variables ``targets`` (tensors, ops or their names) depend on, sorted by name.
 
-    Walks data edges backwards (control dependencies only of ``NoOp`` groups). Includes BN moving
+    Walks data edges backwards from tensors; an op (a training op, a group) stands for all it
+    runs, control dependencies included. Includes BN moving
     statistics written by UPDATE_OPS of a training-mode batch norm on the path unless
     ``include_moving_statistics=False``; excludes optimizer slots and the global step.
     Raises :class:`~ftcore.errors.UnknownNameError` (with close matches) for an unknown name.
@@ -187,7 +194,7 @@ def in_scope(name: str, scope: str) -> bool:
 
 
 def filter_by_scopes(
-    items: Sequence[T],
+    items: Iterable[T],
     include: str | Iterable[str] | None = None,
     exclude: str | Iterable[str] | None = None,
 ) -> list[T]:
@@ -200,6 +207,7 @@ def filter_by_scopes(
         >>> filter_by_scopes(["net/a/w", "net/b/w", "head/w"], include="net", exclude="net/b")
         ['net/a/w']
     """
+    items = list(items)  # a generator is read once
     names = [op_name(i if isinstance(i, str) else i.name) for i in items]
     inc, exc = parse_scopes(include), parse_scopes(exclude)
     for scope in inc + exc:

@@ -130,6 +130,20 @@ def test_optimizer_slots_and_global_step_are_never_selected():
     assert names(ancestor_variables(g, [train, mom])) == {"net/w"}
 
 
+def test_a_training_op_with_a_global_step_stands_for_what_it_trains():
+    """``minimize(..., global_step=step)`` returns the step increment, which runs after the
+    update group (a control dependency): it selects what the group trains, by op or name."""
+    g = tf.Graph()
+    with g.as_default():
+        w, other = v1.get_variable("net/w", [3]), v1.get_variable("other/w", [3])
+        step = v1.train.get_or_create_global_step()
+        opt = v1.train.GradientDescentOptimizer(0.1)
+        train = opt.minimize(tf.reduce_sum(w * w), var_list=[w], global_step=step)
+        opt.minimize(tf.reduce_sum(other * other), var_list=[other])
+    assert names(ancestor_variables(g, train)) == {"net/w"}
+    assert names(ancestor_variables(g, train.name)) == {"net/w"}
+
+
 def test_optimizer_state_is_recognised_wherever_it_lives_and_lookalikes_are_model_variables():
     g = tf.Graph()
     with g.as_default():
@@ -228,11 +242,12 @@ def test_filter_by_scopes_follows_slim_flags_with_scope_boundaries(include, excl
     assert filter_by_scopes(VARS, include=include, exclude=exclude) == expected
 
 
-def test_filter_by_scopes_keeps_variable_objects():
+def test_filter_by_scopes_keeps_variable_objects_and_reads_a_generator_once():
     g = tf.Graph()
     with g.as_default():
         a, b = v1.get_variable("x/a", [1]), v1.get_variable("y/b", [1])
     assert filter_by_scopes([a, b], exclude="x") == [b]
+    assert filter_by_scopes((v for v in (a, b)), include="x") == [a]
 
 
 @pytest.mark.parametrize(
