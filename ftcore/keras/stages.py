@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import keras
 
-from ftcore.errors import FtcoreError
+from ftcore.errors import FtcoreError, unknown_name
 from ftcore.keras.optimizers import LayerwiseAdam, LayerwiseSGD, discriminative_multipliers
 from ftcore.keras.trainable import (
     FreezeReport,
@@ -23,6 +23,9 @@ from ftcore.keras.trainable import (
     select,
     set_trainable_flags,
 )
+
+#: The ``optimizer`` names a :class:`Stage` takes.
+OPTIMIZERS = ("sgd", "momentum", "adam")
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,12 @@ class Stage:
     learning_rate: float = 0.01
     discriminative: float | dict[str, float] | None = None
     train_bn: bool | None = None
+
+    def __post_init__(self) -> None:  # a typo fails here, not after the stages before it ran
+        if self.optimizer not in OPTIMIZERS:
+            raise unknown_name(
+                "optimizer", self.optimizer, OPTIMIZERS, where=f"stage {self.name!r}"
+            )
 
     def plan(self, model: keras.Model) -> list[str]:
         """The leaf paths this stage trains, in order (``model``'s flags are not touched)."""
@@ -92,8 +101,6 @@ class Stage:
             mults = discriminative_multipliers(model, float(mults))
         sgd, adam = (keras.optimizers.SGD, LayerwiseSGD), (keras.optimizers.Adam, LayerwiseAdam)
         kinds = {"sgd": (sgd, {}), "momentum": (sgd, {"momentum": 0.9}), "adam": (adam, {})}
-        if self.optimizer not in kinds:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; expected one of {list(kinds)}")
         (plain, layerwise), extra = kinds[self.optimizer]
         if not mults:  # a plain Keras optimizer: the saved .keras then loads without ftcore
             return plain(learning_rate=self.learning_rate, **extra)

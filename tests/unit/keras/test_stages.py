@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 import pytest
 
-from ftcore.errors import FtcoreError
+from ftcore.errors import FtcoreError, UnknownNameError
 from ftcore.keras import Stage, head_stage, unfreeze_stage
 from ftcore.keras.internals import trainable_capable_variables
 from ftcore.keras.optimizers import LayerwiseAdam, LayerwiseSGD
@@ -102,11 +102,13 @@ def test_make_optimizer(model, name, kind, momentum, discriminative):
         assert opt.momentum == pytest.approx(momentum)
 
 
-def test_an_unknown_optimizer_lists_the_choices(model):
+def test_an_unknown_optimizer_is_refused_when_the_stage_is_made():
     with pytest.raises(
-        ValueError, match=r"unknown optimizer 'adma'; expected one of \['sgd', 'momentum', 'adam'\]"
+        UnknownNameError, match=r"unknown optimizer 'adma' in stage 's'; closest: 'adam'"
     ):
-        Stage("s", optimizer="adma").make_optimizer(model)
+        Stage("s", optimizer="adma")
+    with pytest.raises(UnknownNameError, match=r"available: 'sgd', 'momentum', 'adam'"):
+        unfreeze_stage(0, optimizer="lbfgs")
 
 
 def test_seed_defaults_and_arguments_pass_through(model):
