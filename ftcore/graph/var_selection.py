@@ -56,7 +56,8 @@ def _as_tensors_or_ops(graph: tf.Graph, targets) -> list:
 
 
 def _ancestor_tensors(starts: list) -> set:
-    """Tensors the ``starts`` (tensors or ops) depend on, tensors among the starts included.
+    """Tensors the ``starts`` (tensors or ops) depend on, tensors among the starts (and an op
+    start's first output) included.
 
     From a tensor, data edges only. An op target stands for everything running it runs: its
     data and control dependencies, transitively (a ``tf.group`` or training op, and
@@ -64,8 +65,10 @@ def _ancestor_tensors(starts: list) -> set:
     group). The tensors read along the way are returned.
     """
     seen: set = set()
-    stack = [s for s in starts if isinstance(s, tf.Tensor)]
     ops, ran = [s for s in starts if isinstance(s, tf.Operation)], set()
+    stack = [s for s in starts if isinstance(s, tf.Tensor)] + [
+        o.outputs[0] for o in ops if o.outputs
+    ]
     while ops:
         op = ops.pop()
         if op in ran:

@@ -41,6 +41,8 @@ def test_ancestor_variables_equal_the_constructed_ancestor_set(spec, data):
     assert names(got) == expected
     # by name too, and independent of which output of the target op is named
     assert names(ancestor_variables(rg.graph, [f"out{t}" for t in targets])) == expected
+    # an op target (no control dependencies here) depends on what its output does
+    assert names(ancestor_variables(rg.graph, [rg.tensors[t].op for t in targets])) == expected
 
 
 def test_train_mode_batch_norm_statistics_are_included_only_when_asked():
@@ -142,6 +144,15 @@ def test_a_training_op_with_a_global_step_stands_for_what_it_trains():
         opt.minimize(tf.reduce_sum(other * other), var_list=[other])
     assert names(ancestor_variables(g, train)) == {"net/w"}
     assert names(ancestor_variables(g, train.name)) == {"net/w"}
+
+
+def test_an_op_target_walks_every_branch_past_an_input_read_twice():
+    g = tf.Graph()
+    with g.as_default():
+        a, b = v1.get_variable("a/w", [2]), v1.get_variable("b/w", [2])
+        rb = tf.identity(b)  # one read used twice: the walk meets its op twice
+        total = tf.add(a * 2.0, rb + rb, name="total")
+    assert names(ancestor_variables(g, total.op)) == {"a/w", "b/w"}
 
 
 def test_optimizer_state_is_recognised_wherever_it_lives_and_lookalikes_are_model_variables():
