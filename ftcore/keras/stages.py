@@ -24,8 +24,11 @@ from ftcore.keras.trainable import (
     set_trainable_flags,
 )
 
+_SGD, _ADAM = (keras.optimizers.SGD, LayerwiseSGD), (keras.optimizers.Adam, LayerwiseAdam)
+#: ``optimizer`` name -> ((plain Keras class, per-layer-LR class), extra arguments).
+_OPTIMIZER_KINDS = {"sgd": (_SGD, {}), "momentum": (_SGD, {"momentum": 0.9}), "adam": (_ADAM, {})}
 #: The ``optimizer`` names a :class:`Stage` takes.
-OPTIMIZERS = ("sgd", "momentum", "adam")
+OPTIMIZERS = tuple(_OPTIMIZER_KINDS)
 
 
 @dataclass(frozen=True)
@@ -99,9 +102,7 @@ class Stage:
         mults = self.discriminative
         if isinstance(mults, (int, float)):
             mults = discriminative_multipliers(model, float(mults))
-        sgd, adam = (keras.optimizers.SGD, LayerwiseSGD), (keras.optimizers.Adam, LayerwiseAdam)
-        kinds = {"sgd": (sgd, {}), "momentum": (sgd, {"momentum": 0.9}), "adam": (adam, {})}
-        (plain, layerwise), extra = kinds[self.optimizer]
+        (plain, layerwise), extra = _OPTIMIZER_KINDS[self.optimizer]
         if not mults:  # a plain Keras optimizer: the saved .keras then loads without ftcore
             return plain(learning_rate=self.learning_rate, **extra)
         return layerwise(learning_rate=self.learning_rate, lr_multipliers=mults, **extra)
