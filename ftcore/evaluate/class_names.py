@@ -5,7 +5,7 @@
 >>> check_class_names(["cat", "dgo"], ["cat", "dog"])
 Traceback (most recent call last):
 ...
-ftcore.evaluate.class_names.ClassNamesMismatchError: the data's class names ['cat', 'dgo'] are not the model's labels ['cat', 'dog']: not in the model: 'dgo' (closest: 'dog'); not in the data: 'dog' (closest: 'dgo')
+ftcore.evaluate.class_names.ClassNamesMismatchError: the class names of the data ['cat', 'dgo'] are not the labels of the model ['cat', 'dog']: not in the model: 'dgo' (closest: 'dog'); not in the data: 'dog' (closest: 'dgo')
 """
 
 from __future__ import annotations
@@ -28,17 +28,23 @@ def _missing(names: Sequence[str], others: Sequence[str], where: str) -> str:
     return f"not in {where}: " + ", ".join(parts) if parts else ""
 
 
-def check_class_names(data_names: Sequence[str], model_labels: Sequence[str]) -> list[str]:
+def check_class_names(
+    data_names: Sequence[str],
+    model_labels: Sequence[str],
+    data: str = "the data",
+    model: str = "the model",
+) -> list[str]:
     """Return the names if the data's class names are the model's labels in the same order,
-    else raise :class:`ClassNamesMismatchError` naming both lists (and what differs)."""
+    else raise :class:`ClassNamesMismatchError` naming both lists (and what differs);
+    ``data`` and ``model`` say whose lists they are."""
     data_names, model_labels = list(data_names), list(model_labels)
     if data_names == model_labels:
         return data_names
     detail = "; ".join(
         p
         for p in (
-            _missing(data_names, model_labels, "the model"),
-            _missing(model_labels, data_names, "the data"),
+            _missing(data_names, model_labels, model),
+            _missing(model_labels, data_names, data),
         )
         if p
     )
@@ -47,5 +53,6 @@ def check_class_names(data_names: Sequence[str], model_labels: Sequence[str]) ->
     if len(set(data_names)) != len(data_names) or len(set(model_labels)) != len(model_labels):
         detail += "; a list repeats a name"
     raise ClassNamesMismatchError(
-        f"the data's class names {data_names} are not the model's labels {model_labels}: {detail}"
+        f"the class names of {data} {data_names} are not the labels of {model} "
+        f"{model_labels}: {detail}"
     )

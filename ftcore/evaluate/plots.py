@@ -40,10 +40,20 @@ def _figure(width: float, height: float):
     return fig
 
 
+def _umask_mode() -> int:
+    """``0o666`` less the process umask: the mode a plainly created file gets."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _save(fig, path: str | os.PathLike) -> Path:
+    """Write ``fig`` as a PNG atomically, readable as the umask allows (the temporary
+    ``atomic_path`` makes is mode 0600)."""
     fig.tight_layout()
     with atomic.atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png", dpi=DPI)
+        tmp.chmod(_umask_mode())
     return Path(path)
 
 
@@ -103,6 +113,7 @@ def plot_learning_curves(
         if best is not None:
             ax.axvline(best[0] + 1, color="tab:red", alpha=0.6)
             ax.plot([], [], color="tab:red", label=f"best {monitor}: epoch {best[0] + 1}")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set(xlabel="epoch (all stages)", ylabel=metric)
         ax.legend(fontsize=8)
     return _save(fig, path)

@@ -57,7 +57,7 @@ def _pairs(evaluations: Mapping[str, Evaluation]) -> list[dict]:
     """Check the models share class names and examples; each pair's agreement."""
     first_name, first = next(iter(evaluations.items()))
     for name, ev in evaluations.items():
-        check_class_names(ev.class_names, first.class_names)
+        check_class_names(ev.class_names, first.class_names, f"model {name!r}", repr(first_name))
         if len(ev.truth) != len(first.truth) or (ev.truth != first.truth).any():
             raise MismatchError(
                 f"model {name!r} was judged on other examples than {first_name!r} "

@@ -120,3 +120,9 @@ def test_evaluation_to_dict_and_top_k_left_out_when_trivial():
     assert d["per_class"]["b"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
     assert d["confusion_matrix"]["rows_true_cols_predicted"] == [[1, 0, 0], [0, 0, 1], [0, 0, 1]]
     assert e.misclassified == [ev.Misclassified("1", "b", "c", 1.0)]
+
+
+def test_the_package_docstring_example_runs():
+    import doctest
+
+    assert doctest.testmod(ev).attempted > 0 and doctest.testmod(ev).failed == 0
