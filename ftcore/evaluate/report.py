@@ -75,6 +75,11 @@ def _pairs(evaluations: Mapping[str, Evaluation]) -> list[dict]:
     ]
 
 
+def _cell(text: str) -> str:
+    """``text`` safe in a Markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
@@ -84,7 +89,11 @@ def _summary(evaluations: Mapping[str, Evaluation], pairs: list[dict]) -> list[s
     head = ["model", "accuracy", *[f"top-{k}" for k in ks], "macro F1", "weighted F1", "wrong"]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for n, ev in evaluations.items():
-        cells = [n, _pct(ev.accuracy), *[_pct(ev.top_k[k]) if k in ev.top_k else "-" for k in ks]]
+        cells = [
+            _cell(n),
+            _pct(ev.accuracy),
+            *[_pct(ev.top_k[k]) if k in ev.top_k else "-" for k in ks],
+        ]
         cells += [f"{ev.averages[a]['f1']:.3f}" for a in ("macro", "weighted")]
         lines.append("| " + " | ".join(cells + [str(len(ev.misclassified))]) + " |")
     for p in pairs:
@@ -103,7 +112,7 @@ def _model_section(name: str, ev: Evaluation, files: dict[str, str]) -> list[str
     lines.append("|---|---|---|---|---|")
     for i, c in enumerate(ev.class_names):
         lines.append(
-            f"| {c} | {pc['precision'][i]:.3f} | {pc['recall'][i]:.3f} | "
+            f"| {_cell(c)} | {pc['precision'][i]:.3f} | {pc['recall'][i]:.3f} | "
             f"{pc['f1'][i]:.3f} | {pc['support'][i]} |"
         )
     confused = ", ".join(f"{t} -> {p} ({k})" for t, p, k in ev.most_confused[:5])

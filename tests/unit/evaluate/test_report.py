@@ -165,3 +165,10 @@ def test_check_class_names():
         ev.ClassNamesMismatchError, match=r"not in the model: 'dgo' .closest: 'dog'"
     ):
         ev.check_class_names(["cat", "dgo"], ["cat", "dog"])
+
+
+def test_markdown_tables_survive_a_pipe_in_a_name(tmp_path):
+    e = ev.evaluate_scores([0, 1], [[0.9, 0.1], [0.2, 0.8]], ["a|b", "c\nd"])
+    md = ev.write_report(tmp_path, {"x|y": e})["report.md"].read_text()
+    assert "| x\\|y | 100.0% |" in md
+    assert "| a\\|b | 1.000 |" in md and "| c d | 1.000 |" in md
