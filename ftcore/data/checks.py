@@ -59,6 +59,12 @@ def _header_problem(data: bytes, min_size: int) -> str | None:
 
 def check_image(path: str | os.PathLike, min_size: int = MIN_SIZE) -> str | None:
     """Why the image at ``path`` cannot be used (one line), or ``None`` if it decodes."""
+    with warnings.catch_warnings():  # over the limit is refused by name in _header_problem
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return _check(path, min_size)
+
+
+def _check(path: str | os.PathLike, min_size: int) -> str | None:
     try:
         data = Path(path).read_bytes()
     except OSError as e:
@@ -89,5 +95,5 @@ def check_images(
     with warnings.catch_warnings():  # over the limit is refused by name in _header_problem
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with ThreadPoolExecutor(workers or min(8, os.cpu_count() or 1)) as pool:
-            reasons = list(pool.map(lambda p: check_image(p, min_size), paths))
+            reasons = list(pool.map(lambda p: _check(p, min_size), paths))
     return [BadFile(n, r) for n, r in zip(names, reasons, strict=True) if r]

@@ -66,6 +66,11 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+def _dev_ino(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_dev, st.st_ino
+
+
 def _utf8(name: str) -> bool:
     try:
         name.encode("utf-8")
@@ -153,7 +158,7 @@ def scan_folder(root: str | os.PathLike, class_names: Sequence[str] | None = Non
     for label, name in enumerate(names):
         found: list = []
         top = root / name
-        _walk(top, name, {(top.stat().st_dev, top.stat().st_ino)}, found, bad)
+        _walk(top, name, {_dev_ino(root), _dev_ino(top)}, found, bad)
         images = [(r, p) for r, p in found if r.lower().endswith(IMAGE_SUFFIXES)]
         ignored += [r for r, p in found if not r.lower().endswith(IMAGE_SUFFIXES)]
         if not images and not any(b.path.startswith(f"{name}/") for b in bad):
