@@ -68,7 +68,8 @@ def _check_fractions(validation: float, test: float) -> dict[str, float]:
             f"validation ({validation}) and test ({test}) fractions must each be in [0, 1) "
             "and leave some for training"
         )
-    return {"train": 1.0 - validation - test, "validation": validation, "test": test}
+    train = round(1.0 - validation - test, 12)  # 0.5, not 0.49999999999999994
+    return {"train": train, "validation": float(validation), "test": float(test)}
 
 
 def _groups_by_class(files: Sequence[ImageFile]) -> dict[int, list[list[ImageFile]]]:
