@@ -1,7 +1,7 @@
 """Streaming ``tf.data`` input from image files: (path, label) -> the decoded, resized, scaled
 image, by the same code as ``ftcore predict`` (:func:`ftcore.predict.images.load_image`, run
-in ``tf.numpy_function``), decoded in parallel (``AUTOTUNE``), batched and prefetched; only
-the paths are held in memory, the images a few batches at a time.
+in ``tf.numpy_function``), decoded in parallel (``AUTOTUNE``), batched and prefetched (a fixed number of
+batches); only the paths are held in memory, the images a few batches at a time.
 
     >>> import tempfile; from PIL import Image; root = Path(tempfile.mkdtemp())
     >>> for i in range(5):
@@ -46,9 +46,13 @@ def image_dataset(
     seed: int = 0,
     drop_remainder: bool = False,
     num_parallel_calls: int = tf.data.AUTOTUNE,
+    prefetch: int = 2,
 ) -> tf.data.Dataset:
     """Batches of ``(float32 [B, H, W, 3], int32 [B])``; ``shuffle`` reshuffles the paths each
-    epoch from ``seed`` (the order is the same on every run). Options as :func:`load_image`."""
+    epoch from ``seed`` (the order is the same on every run). Options as :func:`load_image`.
+
+    Memory: the paths, ``prefetch`` finished batches and the batches in decode (tf.data fuses
+    map and batch: about two, plus one image per core with ``AUTOTUNE``)."""
     hw = _size_hw(size)
     if len(paths) != len(labels):
         raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
@@ -56,6 +60,8 @@ def image_dataset(
         raise EmptyDataError("no image files given: expected at least one path")
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if prefetch < 1:
+        raise ValueError(f"prefetch must be at least 1 batch, got {prefetch}")
     load_image(_PROBE, hw, preprocessing, fit, resample)  # bad options fail here, not in a worker
     names = tf.constant([os.fsencode(p) for p in paths])
     ds = tf.data.Dataset.from_tensor_slices((names, tf.constant(labels, tf.int32)))
@@ -70,7 +76,7 @@ def image_dataset(
         return tf.ensure_shape(image, (*hw, 3)), label
 
     ds = ds.map(load, num_parallel_calls=num_parallel_calls, deterministic=True)
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(prefetch)
 
 
 def split_dataset(
