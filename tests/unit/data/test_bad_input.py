@@ -15,10 +15,18 @@ from ftcore.errors import EmptyDataError, InvalidFileError
 
 from .images import jpeg_bytes, make_folder, write_image
 
+
+def _garbage_inside(jpeg: bytes) -> bytes:
+    """A JPEG with 1 KiB of its entropy-coded middle replaced by other bytes."""
+    mid = len(jpeg) // 2
+    return jpeg[:mid] + bytes(range(256)) * 4 + jpeg[mid + 1024 :]
+
+
 # file name -> (how to make it in a class folder, the start of its reason)
 BAD = {
     "truncated.jpg": (lambda p: p.write_bytes(jpeg_bytes()[:-200]), "could not be decoded (truncated or corrupt?): image file is truncated"),
     "corrupt.jpg": (lambda p: p.write_bytes(jpeg_bytes()[:2] + b"\x00" * 300), "is not an image in an accepted format"),
+    "broken.jpg": (lambda p: p.write_bytes(_garbage_inside(jpeg_bytes())), "could not be decoded (truncated or corrupt?): broken data stream"),
     "text.jpg": (lambda p: p.write_text("this is a text file\n"), "is not an image in an accepted format (JPEG, PNG, BMP, GIF, TIFF, WEBP, PPM); it starts with b'this is '"),
     "empty.jpg": (lambda p: p.write_bytes(b""), "is empty (0 bytes), expected an image"),
     "dot.png": (lambda p: Image.new("RGB", (1, 1)).save(p), "too small: 1x1 pixels; the minimum is 8 pixels on each side (min_size=8)"),
