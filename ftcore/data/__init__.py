@@ -5,7 +5,7 @@ in a split file, and streaming ``tf.data`` input decoded like ``ftcore predict``
 - :mod:`~ftcore.data.checks`: every image decoded once; the bad ones with their reason;
 - :mod:`~ftcore.data.folder_dataset`: :func:`load_folder` = scan + checks (``skip_bad``);
 - :mod:`~ftcore.data.split`, :mod:`~ftcore.data.split_file`: the split and its file;
-- :mod:`~ftcore.data.shard`: the file list of one worker;
+- :mod:`~ftcore.data.sharding`: the file list of one worker;
 - :mod:`~ftcore.data.pipeline`, :mod:`~ftcore.data.adapter`: ``tf.data`` input.
 
 Names are imported on first use (the scan and split need no TensorFlow).
@@ -36,8 +36,8 @@ _API = {
     "make_split": "split",
     "read_split": "split_file",
     "write_split": "split_file",
-    "shard": "shard",
-    "worker_from_tf_config": "shard",
+    "shard": "sharding",
+    "worker_from_tf_config": "sharding",
     "image_dataset": "pipeline",
     "split_dataset": "pipeline",
     "adapt_dataset": "adapter",

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from ftcore.data.shard import shard
+from ftcore.data.sharding import shard
 from ftcore.data.split import Split
 from ftcore.errors import EmptyDataError
 from ftcore.predict.images import _size_hw, load_image
@@ -90,7 +90,7 @@ def split_dataset(
     **kwargs,
 ) -> tf.data.Dataset:
     """:func:`image_dataset` of one split's files under ``root`` (``which``: "train",
-    "validation", "test"), this worker's shard only (:func:`~ftcore.data.shard.shard`)."""
+    "validation", "test"), this worker's shard only (:func:`~ftcore.data.sharding.shard`)."""
     files = split.subset(which)
     if not files:
         raise EmptyDataError(

@@ -1,4 +1,4 @@
-"""ftcore.data.shard: disjoint, covering, deterministic shards; TF_CONFIG read for them."""
+"""ftcore.data.sharding: disjoint, covering, deterministic shards; TF_CONFIG read for them."""
 
 from __future__ import annotations
 
