@@ -1,59 +1,50 @@
-"""The ftcore CLI on real checkpoints, graphs and Keras files, and on bad input."""
+"""The ftcore command itself: every verb module is registered and answers ``--help`` without
+TensorFlow; user mistakes are one line on stderr and exit 1, with no traceback."""
 
 from __future__ import annotations
 
-import json
-import re
+import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-import tensorflow as tf
 
-from ftcore.app.cli import main
-from tests.helpers.exports import small_keras_model
-from tests.helpers.graph_nets import PREDICTIONS
+import ftcore.app
+from ftcore.app.cli import VERBS, build_parser, main
+from tests.unit.app.cli_run import cli
 
-
-@pytest.fixture(scope="module")
-def frozen_pb(slim_ckpt, tmp_path_factory):
-    out = tmp_path_factory.mktemp("frozen") / "model.pb"
-    labels = out.parent / "labels.txt"
-    labels.write_text("ant\nbee\ncat\ndog\neel\n")
-    assert (
-        main(
-            [
-                "freeze",
-                slim_ckpt,
-                "--output",
-                str(out),
-                "--outputs",
-                PREDICTIONS,
-                "--labels",
-                str(labels),
-            ]
-        )
-        == 0
-    )
-    return out
+#: The verb a module registers: ``ftcore.app.verb_build_fixtures`` -> ``build-fixtures``.
+VERB_NAMES = [m.rsplit(".", 1)[1].removeprefix("verb_").replace("_", "-") for m in VERBS]
 
 
-def cli(capsys, *argv) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
 
 
-def row(out: str, *cells: str) -> bool:
-    """Whether a table line holds ``cells`` in order, as whole columns."""
-    pattern = r"\s{2,}".join(re.escape(c) for c in cells)
-    return re.search(rf"^{pattern}(\s|$)", out, re.MULTILINE) is not None
+def test_every_verb_module_is_registered_in_order():
+    modules = sorted(p.stem for p in Path(ftcore.app.__file__).parent.glob("verb_*.py"))
+    assert sorted(m.rsplit(".", 1)[1] for m in VERBS) == modules, "a verb module not in VERBS"
+    assert list(subcommands()) == VERB_NAMES  # each module registers its verb, in VERBS order
+    assert {"inspect", "freeze", "predict", "demo", "build-fixtures", "fetch"} <= set(VERB_NAMES)
+
+
+@pytest.mark.parametrize("verb", VERB_NAMES)
+def test_each_verb_help_runs_and_shows_its_description(verb, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([verb, "--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    assert out.startswith(f"usage: ftcore {verb} [-h] [--verbose]")
+    description = " ".join(subcommands()[verb].description.split())
+    assert description in " ".join(out.split())
 
 
 def test_help_does_not_import_tensorflow():
     code = (
         "import sys\nfrom ftcore.app.cli import main\n"
-        "for argv in (['--help'], ['predict', '--help']):\n"
+        f"for argv in [['--help'], *([v, '--help'] for v in {VERB_NAMES!r})]:\n"
         "    try: main(argv)\n    except SystemExit: pass\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'\n"
     )
@@ -62,76 +53,12 @@ def test_help_does_not_import_tensorflow():
     )
     assert result.returncode == 0, result.stderr
     assert "inspect" in result.stdout and "--top K" in result.stdout
+    assert result.stdout.count("usage: ftcore") == len(VERB_NAMES) + 1
 
 
-def test_freeze_writes_graph_and_sidecar(frozen_pb, capsys):
-    sidecar = json.loads(frozen_pb.with_name("model.pb.json").read_text())
-    assert sidecar["labels"] == ["ant", "bee", "cat", "dog", "eel"]
-    assert sidecar["outputs"][0]["name"] == PREDICTIONS + ":0"
-
-
-def test_predict_prints_top_k_labels_per_image(frozen_pb, photos, capsys):
-    images = [photos["chelsea_cat"], photos["cameraman_gray"]]
-    code, out, _ = cli(capsys, "predict", frozen_pb, *images, "--top", 2)
-    assert code == 0
-    lines = out.splitlines()
-    assert lines[0] == str(images[0]) and lines[3] == str(images[1])
-    ranked = [line.split() for line in lines[1:3]]
-    assert [r[0] for r in ranked] == ["1.", "2."] and {r[1] for r in ranked} <= set(
-        "ant bee cat dog eel".split()
-    )
-    assert float(ranked[0][2]) >= float(ranked[1][2])
-    assert lines[6:] == [f"# frozen model, run by TensorFlow {tf.__version__}"]
-
-
-def test_predict_with_a_checkpoint_needs_and_uses_the_output_name(
-    slim_ckpt, frozen_pb, photos, capsys
-):
-    cat = photos["chelsea_cat"]
-    code, _, err = cli(capsys, "predict", slim_ckpt, cat)
-    assert code == 1 and "name the output tensor" in err
-    code, restored_out, _ = cli(
-        capsys, "predict", slim_ckpt, cat, "--output", PREDICTIONS, "--top", 5
-    )
-    code_f, frozen_out, _ = cli(capsys, "predict", frozen_pb, cat, "--top", 5)
-    assert code == code_f == 0
-    ranks = lambda out: [line.split()[1] for line in out.splitlines() if line[:2] == "  "]  # noqa: E731
-    assert len(ranks(restored_out)) == 5 and sorted(ranks(restored_out)) == [
-        "0",
-        "1",
-        "2",
-        "3",
-        "4",
-    ]
-    assert ranks(frozen_out) == [
-        ("ant bee cat dog eel".split())[int(i)] for i in ranks(restored_out)
-    ]
-
-
-def test_inspect_checkpoint_meta_and_pb(slim_ckpt, frozen_pb, capsys):
-    from pathlib import Path
-
-    code, out, _ = cli(capsys, "inspect", slim_ckpt)
-    assert code == 0 and row(out, "MobilenetV2/Conv/weights", "(3, 3, 3, 16)", "float32")
-    meta = next(Path(slim_ckpt).glob("*.meta"))
-    code, out, _ = cli(capsys, "inspect", meta, "--grep", "Predictions/Reshape_1")
-    assert code == 0 and row(out, "MobilenetV2/Predictions/Reshape_1", "Reshape")
-    code, out, _ = cli(capsys, "inspect", frozen_pb)
-    assert (
-        code == 0
-        and row(out, "input", "Placeholder", "(None, 32, 32, 3)")
-        and "# preprocessing: mobilenet" in out
-    )
-
-
-def test_inspect_keras_model_and_weights(tmp_path, capsys):
-    model = small_keras_model()
-    model.save(tmp_path / "m.keras")
-    model.save_weights(tmp_path / "m.weights.h5")
-    code, out, _ = cli(capsys, "inspect", tmp_path / "m.keras")
-    assert code == 0 and f"# {len(model.layers)} layers, {model.count_params()} params" in out
-    code, out, _ = cli(capsys, "inspect", tmp_path / "m.weights.h5")
-    assert code == 0 and "(3, 3, 3, 8)" in out and "float32" in out
+def test_no_verb_prints_the_help_and_exits_2(capsys):
+    assert main([]) == 2
+    assert capsys.readouterr().err.startswith("usage: ftcore [-h] [--version] [--verbose]")
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ftcore.app.demo import GENUINE_ENTRIES, resolve_weights
+from ftcore.app.demo_weights import GENUINE_ENTRIES, resolve_weights
 from ftcore.pretrained import HashMismatchError, PackageIndex, Store
 from tests.unit.pretrained.test_store import build_wheel, tiny_entry
 

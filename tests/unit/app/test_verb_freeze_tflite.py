@@ -7,16 +7,10 @@ import json
 import numpy as np
 from PIL import Image
 
-from ftcore.app.cli import main
 from ftcore.predict.litert import choose_interpreter
 from ftcore_fixtures.digits import target_task
 from tests.helpers.exports import small_keras_model
-
-
-def cli(capsys, *argv) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.unit.app.cli_run import cli
 
 
 def test_freeze_to_tflite_then_predict(photos, tmp_path, capsys):

@@ -1,0 +1,18 @@
+"""Fixtures of the app tests: a frozen ``.pb`` with labels, made once by ``ftcore freeze``."""
+
+from __future__ import annotations
+
+import pytest
+
+from ftcore.app.cli import main
+from tests.helpers.graph_nets import PREDICTIONS
+
+
+@pytest.fixture(scope="package")
+def frozen_pb(slim_ckpt, tmp_path_factory):
+    out = tmp_path_factory.mktemp("frozen") / "model.pb"
+    labels = out.parent / "labels.txt"
+    labels.write_text("ant\nbee\ncat\ndog\neel\n")
+    argv = ["freeze", slim_ckpt, "--output", str(out), "--outputs", PREDICTIONS]
+    assert main([*argv, "--labels", str(labels)]) == 0
+    return out
