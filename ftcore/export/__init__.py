@@ -4,6 +4,6 @@
 """
 
 from ftcore.export.pb import export_checkpoint, export_keras, export_session
-from ftcore.export.sidecar import Sidecar, read_sidecar
+from ftcore.sidecar import Sidecar, read_sidecar
 
 __all__ = ["Sidecar", "export_checkpoint", "export_keras", "export_session", "read_sidecar"]

@@ -36,12 +36,12 @@ from tensorflow.core.framework import graph_pb2
 
 from ftcore.errors import FtcoreError, MismatchError, MissingFileError
 from ftcore.export import pb
-from ftcore.export.sidecar import Sidecar, TensorInfo, read_sidecar, write_export
 from ftcore.graph.checkpoint_files import resolve_checkpoint
 from ftcore.graph.names import import_graph
 from ftcore.graph.safety import load_graph_def
 from ftcore.predict.images import load_images
 from ftcore.predict.litert import LiteRTModel
+from ftcore.sidecar import Sidecar, TensorInfo, read_sidecar, write_export
 
 #: Refuse an int8 model whose top-1 agreement with the float model is below this. Measured
 #: (benchmarks/int8_table.py) on the fine-tuned fixture models, Keras MobileNet 0.25 and slim

@@ -1,7 +1,7 @@
 """Export frozen, optimized GraphDefs from TF1 checkpoints and Keras models, with a sidecar.
 
 Freezing turns variables into constants (``convert_variables_to_constants`` for TF1 sessions,
-``convert_variables_to_constants_v2`` on a concrete function for Keras/TF2); :mod:`ftcore.export.optimize`
+``convert_variables_to_constants_v2`` on a concrete function for Keras/TF2); :mod:`ftcore.graph.optimize`
 then strips training nodes and folds batch norm. Every export checks itself: the frozen and the
 optimized graph must reproduce the restored model's outputs on a probe batch and on real photos within
 ``|frozen - restored| <= atol + rtol * |restored|`` (defaults ``atol=1e-4``, ``rtol=1e-3``),
@@ -35,13 +35,13 @@ from tensorflow.core.framework import graph_pb2
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from ftcore.errors import MismatchError, unknown_name
-from ftcore.export.optimize import optimize
-from ftcore.export.sidecar import Sidecar, TensorInfo, write_export
 from ftcore.graph.checkpoint_files import resolve_checkpoint
 from ftcore.graph.names import import_graph, op_name, single_placeholder
+from ftcore.graph.optimize import optimize
 from ftcore.graph.restore import restore_meta_graph
 from ftcore.predict.images import load_images
 from ftcore.preprocessing import PREPROCESSING
+from ftcore.sidecar import Sidecar, TensorInfo, write_export
 
 v1 = tf.compat.v1
 

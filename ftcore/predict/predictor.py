@@ -6,7 +6,7 @@
 - :func:`from_keras`: a Keras model behind one compiled ``tf.function`` (no eager
   ``model(x)`` or ``predict()`` overhead per call).
 - :func:`from_pb`: a frozen (by default optimized) ``.pb`` imported into a session; names, labels
-  and preprocessing come from its sidecar (see :mod:`ftcore.export.sidecar`).
+  and preprocessing come from its sidecar (see :mod:`ftcore.sidecar`).
 - :func:`from_tflite`: a ``.tflite`` export in the LiteRT interpreter (:mod:`ftcore.predict.litert`),
   float or int8; names, labels and preprocessing from its sidecar.
 
@@ -40,14 +40,14 @@ from ftcore.errors import (
     first_line,
     unknown_name,
 )
-from ftcore.export.optimize import optimize
-from ftcore.export.sidecar import read_sidecar
 from ftcore.file_kinds import KINDS, check_file, model_kind
 from ftcore.graph.names import import_graph, resolve_tensor, single_placeholder
+from ftcore.graph.optimize import optimize
 from ftcore.graph.restore import restore_meta_graph
 from ftcore.graph.safety import load_graph_def
 from ftcore.predict.images import load_images
 from ftcore.predict.litert import LiteRTModel
+from ftcore.sidecar import read_sidecar
 
 v1 = tf.compat.v1
 DEVICES = ("cpu", "gpu")
@@ -282,7 +282,7 @@ def from_pb(
     """The frozen path: a ``.pb`` path (safety-checked, sidecar read) or a GraphDef in a session.
 
     Names, labels and preprocessing default to the sidecar's. ``optimize_graph=True`` runs
-    :func:`ftcore.export.optimize.optimize` first (exports are already optimized).
+    :func:`ftcore.graph.optimize.optimize` first (exports are already optimized).
     """
     sidecar = None
     if isinstance(source, str | os.PathLike):

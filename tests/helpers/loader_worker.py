@@ -34,13 +34,13 @@ def loaders() -> dict[str, Callable[[str], object]]:
     import keras
 
     from ftcore.app.cli import main
-    from ftcore.export.sidecar import read_sidecar
     from ftcore.graph.checkpoint_files import checkpoint_contents
     from ftcore.graph.restore import load_meta_graph
     from ftcore.graph.safety import load_graph_def
     from ftcore.keras.backbone import load_checked_weights
     from ftcore.predict.images import load_image
     from ftcore.predict.predictor import load
+    from ftcore.sidecar import read_sidecar
     from tests.helpers.exports import small_keras_model
     from tests.helpers.graph_nets import PREDICTIONS
 

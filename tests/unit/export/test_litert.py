@@ -11,9 +11,9 @@ import pytest
 from ftcore.errors import FtcoreError, MismatchError
 from ftcore.export import litert, pb
 from ftcore.export.pb import FrozenModel, keras_graph_def
-from ftcore.export.sidecar import read_sidecar, sidecar_path
 from ftcore.predict.images import load_images
 from ftcore.predict.predictor import from_checkpoint, from_tflite
+from ftcore.sidecar import read_sidecar, sidecar_path
 from ftcore_fixtures.digits import source_task, target_task
 from tests.helpers.exports import small_keras_model
 from tests.helpers.graph_nets import PREDICTIONS, images

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from ftcore.errors import InvalidFileError, MismatchError, UnknownNameError
-from ftcore.export.optimize import count_ops
 from ftcore.export.pb import (
     FrozenModel,
     export_checkpoint,
@@ -17,9 +16,10 @@ from ftcore.export.pb import (
     export_keras,
     keras_graph_def,
 )
-from ftcore.export.sidecar import Sidecar, TensorInfo, read_sidecar, sidecar_path
+from ftcore.graph.optimize import count_ops
 from ftcore.graph.safety import load_graph_def
 from ftcore.predict.predictor import from_checkpoint, from_keras, from_pb
+from ftcore.sidecar import Sidecar, TensorInfo, read_sidecar, sidecar_path
 from ftcore_fixtures import photo_paths
 from tests.helpers.exports import small_keras_model
 from tests.helpers.graph_nets import PREDICTIONS, images
