@@ -4,7 +4,7 @@
     >>> from ftcore.predict import load, load_images
 """
 
-from ftcore.predict.images import load_image, load_images
+from ftcore.predict.images import image_size, load_image, load_images
 from ftcore.predict.predictor import (
     Prediction,
     Predictor,
@@ -22,6 +22,7 @@ __all__ = [
     "from_keras",
     "from_pb",
     "from_tflite",
+    "image_size",
     "load",
     "load_image",
     "load_images",

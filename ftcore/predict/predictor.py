@@ -13,7 +13,7 @@
 Session paths call ``Session.make_callable`` (no per-call feed/fetch resolution), so the frozen
 and restored paths differ only in the graph they run. All take the same NHWC float32 batches.
 
-    >>> from ftcore_fixtures import photo_paths
+    >>> from ftcore.assets import photo_paths
     >>> from ftcore_fixtures.build import ensure_built
     >>> p = from_pb(ensure_built().frozen_pb, output="MobilenetV2/Predictions/Reshape_1",
     ...             labels=["zero", "one", "two", "three", "four"])  # the test digit model
@@ -41,11 +41,15 @@ from ftcore.errors import (
     unknown_name,
 )
 from ftcore.file_kinds import KINDS, check_file, model_kind
-from ftcore.graph.names import import_graph, resolve_tensor, single_placeholder
-from ftcore.graph.optimize import optimize
-from ftcore.graph.restore import restore_meta_graph
-from ftcore.graph.safety import load_graph_def
-from ftcore.predict.images import load_images
+from ftcore.graph import (
+    import_graph,
+    load_graph_def,
+    optimize,
+    resolve_tensor,
+    restore_meta_graph,
+    single_placeholder,
+)
+from ftcore.predict.images import image_size, load_images
 from ftcore.predict.litert import LiteRTModel
 from ftcore.sidecar import read_sidecar
 
@@ -112,10 +116,7 @@ class Predictor:
     @property
     def image_size(self) -> tuple[int, int]:
         """(height, width) images are resized to."""
-        h, w = self.input_shape[:2]
-        if h is None or w is None:
-            raise MismatchError("the model's input size is not fixed; cannot resize images for it")
-        return int(h), int(w)
+        return image_size((None, *self.input_shape))
 
     def predict_images(
         self, paths: Sequence[str | os.PathLike], batch_size: int = 32
