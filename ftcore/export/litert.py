@@ -37,8 +37,7 @@ from tensorflow.core.framework import graph_pb2
 from ftcore.errors import FtcoreError, MismatchError, MissingFileError
 from ftcore.export import kit
 from ftcore.graph import import_graph, load_graph_def, resolve_checkpoint
-from ftcore.predict.images import image_size, load_images
-from ftcore.predict.litert import LiteRTModel
+from ftcore.predict import LiteRTModel, image_size, load_images
 from ftcore.sidecar import Sidecar, TensorInfo, read_sidecar, write_export
 
 #: Refuse an int8 model whose top-1 agreement with the float model is below this. Measured

@@ -5,7 +5,9 @@
 """
 
 from ftcore.predict.images import image_size, load_image, load_images
+from ftcore.predict.litert import LiteRTModel
 from ftcore.predict.predictor import (
+    OptionError,
     Prediction,
     Predictor,
     from_checkpoint,
@@ -13,9 +15,13 @@ from ftcore.predict.predictor import (
     from_pb,
     from_tflite,
     load,
+    load_keras_model,
+    load_options,
 )
 
 __all__ = [
+    "LiteRTModel",
+    "OptionError",
     "Prediction",
     "Predictor",
     "from_checkpoint",
@@ -25,5 +31,7 @@ __all__ = [
     "image_size",
     "load",
     "load_image",
+    "load_keras_model",
+    "load_options",
     "load_images",
 ]

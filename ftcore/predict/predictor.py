@@ -24,6 +24,7 @@ and restored paths differ only in the graph they run. All take the same NHWC flo
 
 from __future__ import annotations
 
+import inspect
 import os
 import zipfile
 from collections.abc import Callable, Sequence
@@ -34,9 +35,11 @@ import numpy as np
 import tensorflow as tf
 
 from ftcore.errors import (
+    FtcoreError,
     InvalidFileError,
     MismatchError,
     UnsafeContentError,
+    close_matches,
     first_line,
     unknown_name,
 )
@@ -351,32 +354,67 @@ def from_tflite(
     )
 
 
+class OptionError(FtcoreError, TypeError):
+    """An option :func:`load` was given that the model's kind cannot use."""
+
+
+#: model kind -> (the loader load() uses, how the model is named in errors)
+_LOADERS: dict[str, tuple[Callable[..., Predictor], str]] = {
+    "pb": (from_pb, "frozen .pb"),
+    "tflite": (from_tflite, ".tflite"),
+    "keras": (from_keras, ".keras"),
+    "checkpoint": (from_checkpoint, "checkpoint"),
+}
+
+
+def load_options(kind: str) -> tuple[str, ...]:
+    """The options :func:`load` accepts for a model of ``kind`` (its loader's, after the model).
+
+    >>> load_options("keras")
+    ('device', 'labels', 'preprocessing', 'trust')
+    """
+    loader, _ = _LOADERS["checkpoint" if kind == "meta" else kind]
+    return tuple(list(inspect.signature(loader).parameters)[1:])
+
+
+def _check_options(kind: str, path: Path, options: dict) -> None:
+    allowed = load_options(kind)
+    for name in options:
+        if name not in allowed:
+            what = _LOADERS["checkpoint" if kind == "meta" else kind][1]
+            hint = close_matches(name, allowed)
+            raise OptionError(
+                f"option {name!r} does not apply to a {what} model ({path}); "
+                + (f"did you mean {', '.join(map(repr, hint))}? " if hint else "")
+                + f"its options: {', '.join(allowed)}"
+            )
+
+
 def load(path: str | os.PathLike, output: str | None = None, **kwargs) -> Predictor:
     """A predictor for a ``.pb`` (frozen), ``.tflite``, ``.keras`` model or checkpoint
-    dir/prefix (restored)."""
+    dir/prefix (restored), by :func:`from_pb`, :func:`from_tflite`, :func:`from_keras` or
+    :func:`from_checkpoint`.
+
+    An option that model's loader does not take (``output`` for a ``.keras`` or ``.tflite``
+    model, ``interpreter`` for a checkpoint, a misspelt name) raises :class:`OptionError`
+    naming it, the model kind and the options that apply (:func:`load_options`).
+    """
     path = Path(path)
     kind = model_kind(path)
-    if kind == "pb":
-        return from_pb(path, output=output, **kwargs)
-    if kind == "tflite":
-        tflite_options = (
-            "device",
-            "trust",
-            "labels",
-            "preprocessing",
-            "interpreter",
-            "num_threads",
-        )
-        return from_tflite(path, **{k: v for k, v in kwargs.items() if k in tflite_options})
-    if kind == "keras":
-        keras_options = ("device", "labels", "preprocessing", "trust")  # the rest: graph options
-        return from_keras(path, **{k: v for k, v in kwargs.items() if k in keras_options})
     if kind == "h5":
         check_file(path, KINDS["h5"])
         raise MismatchError(
             f"cannot predict with {path}: a weights file holds no model; expected a .pb, "
             ".tflite or .keras file or a checkpoint"
         )
+    options = {**kwargs, **({} if output is None else {"output": output})}
+    _check_options(kind, path, options)
+    if kind == "pb":
+        return from_pb(path, **options)
+    if kind == "tflite":
+        return from_tflite(path, **options)
+    if kind == "keras":
+        return from_keras(path, **options)
     if output is None:
         raise MismatchError(f"name the output tensor to predict with checkpoint {path}")
-    return from_checkpoint(path, output, **kwargs)
+    return from_checkpoint(path, **options)

@@ -60,7 +60,10 @@ def loaders() -> dict[str, Callable[[str], object]]:
         "load_graph_def": load_graph_def,
         "load_meta_graph": load_meta_graph,
         "checkpoint_contents": lambda p: checkpoint_contents(p, verify=True),
-        "predictor.load": lambda p: _predict_once(load(p, output=PREDICTIONS)),
+        # the output name applies to graphs only (load refuses it for .keras and .tflite)
+        "predictor.load": lambda p: _predict_once(
+            load(p) if p.endswith((".keras", ".tflite")) else load(p, output=PREDICTIONS)
+        ),
         "load_checked_weights": weights,
         "load_image": lambda p: load_image(p, 32),
         "read_sidecar": sidecar,

@@ -12,7 +12,7 @@ from tensorflow.lite.tools import flatbuffer_utils
 from ftcore.errors import InvalidFileError, UnknownNameError, UnsafeContentError
 from ftcore.export.litert import export_keras
 from ftcore.predict.litert import LiteRTModel, choose_interpreter, custom_ops
-from ftcore.predict.predictor import load
+from ftcore.predict.predictor import OptionError, load
 from tests.helpers.exports import small_keras_model
 
 NO_LITERT = importlib.util.find_spec("ai_edge_litert") is None
@@ -85,3 +85,17 @@ def test_int8_models_take_float_batches(tflite, tmp_path):
     (out,) = lite(calibration[:8])
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, model(calibration[:8]).numpy(), atol=0.05)
+
+
+def test_load_refuses_options_a_tflite_model_cannot_use(tflite):
+    _, path = tflite
+    with pytest.raises(
+        OptionError, match=r"option 'output' does not apply to a .tflite model \(.*small.tflite\)"
+    ):
+        load(path, output="MobilenetV2/Predictions/Reshape_1")
+    with pytest.raises(OptionError, match=r"'optimize_graph' does not apply to a .tflite model"):
+        load(path, optimize_graph=True)
+    with pytest.raises(OptionError, match=r"did you mean 'num_threads'\? its options: device, "):
+        load(path, num_thread=2)
+    with load(path, num_threads=2, labels=list("abcd")) as p:  # its own options still work
+        assert p.kind == "tflite" and p.labels == list("abcd")
