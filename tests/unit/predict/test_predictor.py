@@ -17,6 +17,7 @@ from ftcore.predict.predictor import (
     load,
     load_options,
 )
+from tests.helpers.agreement import assert_agree
 from tests.helpers.exports import small_keras_model
 from tests.helpers.graph_nets import PREDICTIONS
 
@@ -60,7 +61,7 @@ def test_frozen_and_restored_checkpoint_agree_on_photos(slim_ckpt, photos, tmp_p
         assert (r.kind, f.kind) == ("restored", "frozen")
         want, got = r.predict_images(paths), f.predict_images(paths)
         assert want.shape == (4, 5)
-        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5)
+        assert_agree(lambda _: want, {"frozen": lambda _: got}, [paths], "deep_export")
         assert [[q.index for q in row] for row in f.top_k(got, 3)] == [
             [q.index for q in row] for row in r.top_k(want, 3)
         ]
@@ -72,11 +73,10 @@ def test_frozen_and_restored_keras_agree_on_photos(photos, tmp_path):
     model.save(tmp_path / "k.keras")
     paths = [photos["coffee_cup"], photos["rocket_launch"]]
     with load(tmp_path / "k.keras") as r, load(tmp_path / "k.pb") as f:
-        np.testing.assert_allclose(
-            f.predict_images(paths), r.predict_images(paths), rtol=1e-4, atol=1e-6
-        )
+        assert_agree(r.predict_images, {"frozen": f.predict_images}, [paths], "small_export")
     x = load_images(paths, 16)  # the independent reference: the Keras model called eagerly
-    np.testing.assert_allclose(from_keras(model).predict_images(paths), model(x).numpy(), rtol=1e-5)
+    compiled = from_keras(model).predict_images
+    assert_agree(lambda _: model(x).numpy(), {"from_keras": compiled}, [paths], "call_path")
 
 
 def test_load_errors_name_the_problem(slim_ckpt, tmp_path):
