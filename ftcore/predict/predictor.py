@@ -382,7 +382,8 @@ def _check_options(kind: str, path: Path, options: dict) -> None:
     for name in options:
         if name not in allowed:
             what = _LOADERS["checkpoint" if kind == "meta" else kind][1]
-            hint = close_matches(name, allowed)
+            known = {o for k in _LOADERS for o in load_options(k)}  # a misspelling gets a hint
+            hint = [] if name in known else close_matches(name, allowed)
             raise OptionError(
                 f"option {name!r} does not apply to a {what} model ({path}); "
                 + (f"did you mean {', '.join(map(repr, hint))}? " if hint else "")

@@ -111,6 +111,7 @@ def test_load_refuses_options_the_model_kind_cannot_use(slim_ckpt, slim_pb, tmp_
         with pytest.raises(OptionError, match=message) as caught:
             load(path, **options)
         assert str(path) in str(caught.value)
+        assert "did you mean" not in str(caught.value)  # a real option of another kind
         assert isinstance(caught.value, TypeError)  # what Python raised for a wrong keyword
     with pytest.raises(OptionError, match=r"'labl' .* did you mean 'labels'\? its options: "):
         load(slim_pb, labl=["a"])
