@@ -140,7 +140,7 @@ def main(argv=None) -> int:
     parser.add_argument("--mobilenet-224", action="store_true", help="add the 224 speed row")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from ftcore.export import litert, pb
+    from ftcore.export import kit, litert
     from ftcore.graph.restore import restore_meta_graph
     from ftcore_fixtures.build import ensure_built
     from ftcore_fixtures.digits import target_task
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
         (out / "graph").mkdir()
         t0 = time.perf_counter()
         model = fine_tuned_keras(pretrained, task, seed)
-        keras_ref = pb.keras_reference(model)
+        keras_ref = kit.keras_reference(model)
         rows.append(
             (
                 seed,

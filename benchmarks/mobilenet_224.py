@@ -191,9 +191,9 @@ def onnxruntime_predictor(pb: Path):
     """
     import onnxruntime
 
-    from ftcore.export.sidecar import read_sidecar
     from ftcore.graph.safety import load_graph_def
     from ftcore.predict.predictor import Predictor
+    from ftcore.sidecar import read_sidecar
 
     sidecar = read_sidecar(pb)
     graph_def = load_graph_def(pb)
@@ -217,8 +217,8 @@ def tflite_predictor(model: str, built):
     against the restored model on a probe batch and the shipped photos) in the interpreter
     ``auto`` picks (named in the predictor's ``runtime``). Its conversion of the frozen graph
     is checked against TF on every Relu6 activation first, like onnxruntime's."""
-    from ftcore.export.sidecar import read_sidecar
     from ftcore.graph.safety import load_graph_def
+    from ftcore.sidecar import read_sidecar
 
     pb = built[1]
     sidecar, graph_def = read_sidecar(pb), load_graph_def(pb)
@@ -269,8 +269,8 @@ def tflite_int8_predictor(model: str, built):
     activations instead (:data:`INT8_MIN_CORRELATION`). Its accuracy cost on fine-tuned models
     is ``int8_table.py``'s."""
     from ftcore.export import litert
-    from ftcore.export.sidecar import read_sidecar
     from ftcore.graph.safety import load_graph_def
+    from ftcore.sidecar import read_sidecar
 
     pb = built[1]
     sidecar, graph_def = read_sidecar(pb), load_graph_def(pb)

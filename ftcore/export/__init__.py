@@ -1,9 +1,29 @@
-"""Exports: verified, optimized frozen graphs (``.pb``) with a JSON sidecar.
+"""Exports: verified, optimized frozen graphs (``.pb``) and LiteRT models (``.tflite``), each
+with a JSON sidecar (the format lives in :mod:`ftcore.sidecar`, below export and predict).
 
->>> from ftcore.export import export_checkpoint, export_keras, read_sidecar
+``pb`` and ``litert`` are the two exporters, one per format, with the same entry points
+(``export_keras``, ``export_checkpoint``; ``litert.export_pb`` converts a ``.pb``); the
+``.pb`` ones are also here by name.
+
+    >>> from ftcore.export import export_checkpoint, export_keras, litert, pb, read_sidecar
+    >>> litert.export_keras.__module__, pb.export_keras is export_keras
+    ('ftcore.export.litert', True)
 """
 
+from ftcore.export import litert, pb
+from ftcore.export.litert import MIN_AGREEMENT, Int8, QuantizationError
 from ftcore.export.pb import export_checkpoint, export_keras, export_session
-from ftcore.export.sidecar import Sidecar, read_sidecar
+from ftcore.sidecar import Sidecar, read_sidecar
 
-__all__ = ["Sidecar", "export_checkpoint", "export_keras", "export_session", "read_sidecar"]
+__all__ = [
+    "MIN_AGREEMENT",
+    "Int8",
+    "QuantizationError",
+    "Sidecar",
+    "export_checkpoint",
+    "export_keras",
+    "export_session",
+    "litert",
+    "pb",
+    "read_sidecar",
+]

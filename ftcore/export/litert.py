@@ -1,6 +1,6 @@
 """LiteRT (``.tflite``) export of Keras models, TF1 checkpoints and frozen ``.pb`` graphs.
 
-Every source is first frozen exactly as for the ``.pb`` export (:mod:`ftcore.export.pb`), then
+Every source is first frozen exactly as for the ``.pb`` export (:mod:`ftcore.export.kit`), then
 converted by TensorFlow's converter. The converted model runs in the LiteRT interpreter
 (:mod:`ftcore.predict.litert`) and must reproduce the restored model (the Keras model, the
 checkpoint's session, or the ``.pb`` in TensorFlow) on a probe batch *and* on real photos
@@ -35,13 +35,10 @@ import tensorflow as tf
 from tensorflow.core.framework import graph_pb2
 
 from ftcore.errors import FtcoreError, MismatchError, MissingFileError
-from ftcore.export import pb
-from ftcore.export.sidecar import Sidecar, TensorInfo, read_sidecar, write_export
-from ftcore.graph.checkpoint_files import resolve_checkpoint
-from ftcore.graph.names import import_graph
-from ftcore.graph.safety import load_graph_def
-from ftcore.predict.images import load_images
-from ftcore.predict.litert import LiteRTModel
+from ftcore.export import kit
+from ftcore.graph import import_graph, load_graph_def, resolve_checkpoint
+from ftcore.predict import LiteRTModel, image_size, load_images
+from ftcore.sidecar import Sidecar, TensorInfo, read_sidecar, write_export
 
 #: Refuse an int8 model whose top-1 agreement with the float model is below this. Measured
 #: (benchmarks/int8_table.py) on the fine-tuned fixture models, Keras MobileNet 0.25 and slim
@@ -98,7 +95,7 @@ class Int8:
 def _batch(images: Images, input_shape, preprocessing: str) -> np.ndarray:
     if isinstance(images, np.ndarray):
         return images.astype(np.float32)
-    return load_images(images, pb.image_size(input_shape), preprocessing=preprocessing)
+    return load_images(images, image_size(input_shape), preprocessing=preprocessing)
 
 
 def _concrete_function(
@@ -165,24 +162,24 @@ def _quantize(graph_def, names, shape, preprocessing, float_model, int8: Int8, o
 
 
 def export_graph(
-    frozen: pb.FrozenModel,
+    frozen: kit.FrozenModel,
     output_path: str | os.PathLike,
     *,
     int8: Int8 | None = None,
     preprocessing: str = "mobilenet",
     labels: Sequence[str] | None = None,
     source: str = "",
-    check: pb.SelfCheck | None = None,
+    check: kit.SelfCheck | None = None,
     interpreter: str = "auto",
     num_threads: int | None = None,
 ) -> Sidecar:
     """Convert ``frozen``, self-check against its reference (on the probe batch and the
-    photos, see :class:`~ftcore.export.pb.SelfCheck`), write ``.tflite`` + sidecar.
+    photos, see :class:`~ftcore.export.kit.SelfCheck`), write ``.tflite`` + sidecar.
 
     ``interpreter`` and ``num_threads`` as :class:`~ftcore.predict.litert.LiteRTModel`.
     """
-    pb.check_single_input(frozen, preprocessing)
-    check = check or pb.SelfCheck()
+    kit.check_single_input(frozen, preprocessing)
+    check = check or kit.SelfCheck()
     graph_def, inputs, outputs, reference = (
         frozen.graph_def,
         frozen.inputs,
@@ -197,13 +194,13 @@ def export_graph(
     probe = check.probe_for(inputs[0].shape)
     real, photo_figures = check.photos_for(inputs[0].shape, preprocessing)
     figures = {"probe_shape": list(probe.shape), **photo_figures, "atol": atol, "rtol": rtol}
-    worst = pb.compare_outputs(
+    worst = kit.compare_outputs(
         reference(probe), model(probe), "tflite model (probe batch)", atol, rtol
     )
     if real is not None:
         worst = max(
             worst,
-            pb.compare_outputs(reference(real), model(real), "tflite model (photos)", atol, rtol),
+            kit.compare_outputs(reference(real), model(real), "tflite model (photos)", atol, rtol),
         )
     figures["tflite_max_abs_diff"] = worst
     figures["interpreter"] = model.interpreter
@@ -231,7 +228,7 @@ def export_graph(
 def export_keras(model, output_path: str | os.PathLike, **kwargs) -> Sidecar:
     """A Keras model to ``.tflite``, checked against the model itself; see :func:`export_graph`."""
     kwargs.setdefault("source", f"keras model {model.name}")
-    return export_graph(pb.keras_export(model), output_path, **kwargs)
+    return export_graph(kit.keras_export(model), output_path, **kwargs)
 
 
 def export_checkpoint(
@@ -243,7 +240,7 @@ def export_checkpoint(
     **kwargs,
 ) -> Sidecar:
     """A TF1 checkpoint (with ``.meta``) to ``.tflite``, checked against the restored session."""
-    with pb.checkpoint_export(ckpt, outputs, input_name, trust) as frozen:
+    with kit.checkpoint_export(ckpt, outputs, input_name, trust) as frozen:
         kwargs.setdefault("source", f"checkpoint {resolve_checkpoint(ckpt)}")
         return export_graph(frozen, output_path, **kwargs)
 
@@ -270,6 +267,6 @@ def export_pb(
     if not outputs:
         raise MismatchError(f"name the output tensor(s) of {pb_path} (it has no sidecar)")
     with tf.compat.v1.Session(graph=import_graph(graph_def, source=str(pb_path))) as session:
-        frozen = pb.session_export(session, outputs, input_name)
+        frozen = kit.session_export(session, outputs, input_name)
         kwargs.setdefault("source", f"frozen graph {pb_path}")
         return export_graph(frozen, output_path, **kwargs)

@@ -11,7 +11,16 @@ from ftcore.graph.checkpoint_files import (
     resolve_checkpoint,
 )
 from ftcore.graph.finetune import GraphFineTuner, attach_head
-from ftcore.graph.names import list_nodes, list_tensors, list_variables
+from ftcore.graph.names import (
+    import_graph,
+    list_nodes,
+    list_tensors,
+    list_variables,
+    op_name,
+    resolve_tensor,
+    single_placeholder,
+)
+from ftcore.graph.optimize import count_ops, optimize
 from ftcore.graph.restore import (
     load_meta_graph,
     load_pb,
@@ -21,6 +30,7 @@ from ftcore.graph.restore import (
     restore_slim_mobilenet_v2,
 )
 from ftcore.graph.restore_plan import RestorePlan, plan_restore, restore_and_initialize
+from ftcore.graph.safety import load_graph_def
 from ftcore.graph.var_selection import ancestor_variables, filter_by_scopes
 
 __all__ = [
@@ -29,18 +39,25 @@ __all__ = [
     "ancestor_variables",
     "attach_head",
     "checkpoint_contents",
+    "count_ops",
     "filter_by_scopes",
+    "import_graph",
     "list_nodes",
     "list_tensors",
     "list_variables",
+    "load_graph_def",
     "load_meta_graph",
     "load_pb",
+    "op_name",
+    "optimize",
     "plan_restore",
     "read_checkpoint_value",
     "read_variable",
     "resolve_checkpoint",
+    "resolve_tensor",
     "restore_and_initialize",
     "restore_built_graph",
     "restore_meta_graph",
     "restore_slim_mobilenet_v2",
+    "single_placeholder",
 ]

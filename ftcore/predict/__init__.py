@@ -4,8 +4,10 @@
     >>> from ftcore.predict import load, load_images
 """
 
-from ftcore.predict.images import load_image, load_images
+from ftcore.predict.images import image_size, load_image, load_images
+from ftcore.predict.litert import LiteRTModel
 from ftcore.predict.predictor import (
+    OptionError,
     Prediction,
     Predictor,
     from_checkpoint,
@@ -13,16 +15,23 @@ from ftcore.predict.predictor import (
     from_pb,
     from_tflite,
     load,
+    load_keras_model,
+    load_options,
 )
 
 __all__ = [
+    "LiteRTModel",
+    "OptionError",
     "Prediction",
     "Predictor",
     "from_checkpoint",
     "from_keras",
     "from_pb",
     "from_tflite",
+    "image_size",
     "load",
     "load_image",
+    "load_keras_model",
+    "load_options",
     "load_images",
 ]

@@ -4,7 +4,7 @@ Handles EXIF orientation (phone photos), grayscale, palette, 16-bit and RGBA ima
 (transparent pixels are composited onto white), and names the file in every error:
 missing, not an image, an image format ftcore does not accept, or truncated.
 
-    >>> from ftcore_fixtures import photo_paths
+    >>> from ftcore.assets import photo_paths
     >>> x = load_images([photo_paths()["chelsea_cat"], photo_paths()["cameraman_gray"]], size=224)
     >>> x.shape, x.dtype, float(x.min()) >= -1.0, float(x.max()) <= 1.0
     ((2, 224, 224, 3), dtype('float32'), True, True)
@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ftcore.errors import FtcoreError, InvalidFileError
+from ftcore.errors import FtcoreError, InvalidFileError, MismatchError
 from ftcore.file_kinds import read_file
 from ftcore.preprocessing import PREPROCESSING
 
@@ -35,6 +35,22 @@ _RESAMPLE = {
     "bicubic": Image.Resampling.BICUBIC,
     "lanczos": Image.Resampling.LANCZOS,
 }
+
+
+def image_size(input_shape: Sequence[int | None] | None) -> tuple[int, int]:
+    """(H, W) images are resized to for a model's ``[N, H, W, 3]`` input shape, or
+    :class:`~ftcore.errors.MismatchError` when it is not one with H and W fixed.
+
+    >>> image_size([None, 224, 160, 3])
+    (224, 160)
+    """
+    dims = list(input_shape[1:]) if input_shape else []
+    if len(dims) != 3 or dims[2] != 3 or None in dims:
+        raise MismatchError(
+            f"input shape {input_shape} is not [N, H, W, 3] with H, W fixed; "
+            "cannot resize images for it"
+        )
+    return int(dims[0]), int(dims[1])
 
 
 def _size_hw(size: int | Sequence[int]) -> tuple[int, int]:

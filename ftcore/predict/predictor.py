@@ -6,14 +6,14 @@
 - :func:`from_keras`: a Keras model behind one compiled ``tf.function`` (no eager
   ``model(x)`` or ``predict()`` overhead per call).
 - :func:`from_pb`: a frozen (by default optimized) ``.pb`` imported into a session; names, labels
-  and preprocessing come from its sidecar (see :mod:`ftcore.export.sidecar`).
+  and preprocessing come from its sidecar (see :mod:`ftcore.sidecar`).
 - :func:`from_tflite`: a ``.tflite`` export in the LiteRT interpreter (:mod:`ftcore.predict.litert`),
   float or int8; names, labels and preprocessing from its sidecar.
 
 Session paths call ``Session.make_callable`` (no per-call feed/fetch resolution), so the frozen
 and restored paths differ only in the graph they run. All take the same NHWC float32 batches.
 
-    >>> from ftcore_fixtures import photo_paths
+    >>> from ftcore.assets import photo_paths
     >>> from ftcore_fixtures.build import ensure_built
     >>> p = from_pb(ensure_built().frozen_pb, output="MobilenetV2/Predictions/Reshape_1",
     ...             labels=["zero", "one", "two", "three", "four"])  # the test digit model
@@ -24,6 +24,7 @@ and restored paths differ only in the graph they run. All take the same NHWC flo
 
 from __future__ import annotations
 
+import inspect
 import os
 import zipfile
 from collections.abc import Callable, Sequence
@@ -34,20 +35,26 @@ import numpy as np
 import tensorflow as tf
 
 from ftcore.errors import (
+    FtcoreError,
     InvalidFileError,
     MismatchError,
     UnsafeContentError,
+    close_matches,
     first_line,
     unknown_name,
 )
-from ftcore.export.optimize import optimize
-from ftcore.export.sidecar import read_sidecar
 from ftcore.file_kinds import KINDS, check_file, model_kind
-from ftcore.graph.names import import_graph, resolve_tensor, single_placeholder
-from ftcore.graph.restore import restore_meta_graph
-from ftcore.graph.safety import load_graph_def
-from ftcore.predict.images import load_images
+from ftcore.graph import (
+    import_graph,
+    load_graph_def,
+    optimize,
+    resolve_tensor,
+    restore_meta_graph,
+    single_placeholder,
+)
+from ftcore.predict.images import image_size, load_images
 from ftcore.predict.litert import LiteRTModel
+from ftcore.sidecar import read_sidecar
 
 v1 = tf.compat.v1
 DEVICES = ("cpu", "gpu")
@@ -112,10 +119,7 @@ class Predictor:
     @property
     def image_size(self) -> tuple[int, int]:
         """(height, width) images are resized to."""
-        h, w = self.input_shape[:2]
-        if h is None or w is None:
-            raise MismatchError("the model's input size is not fixed; cannot resize images for it")
-        return int(h), int(w)
+        return image_size((None, *self.input_shape))
 
     def predict_images(
         self, paths: Sequence[str | os.PathLike], batch_size: int = 32
@@ -282,7 +286,7 @@ def from_pb(
     """The frozen path: a ``.pb`` path (safety-checked, sidecar read) or a GraphDef in a session.
 
     Names, labels and preprocessing default to the sidecar's. ``optimize_graph=True`` runs
-    :func:`ftcore.export.optimize.optimize` first (exports are already optimized).
+    :func:`ftcore.graph.optimize.optimize` first (exports are already optimized).
     """
     sidecar = None
     if isinstance(source, str | os.PathLike):
@@ -350,32 +354,68 @@ def from_tflite(
     )
 
 
+class OptionError(FtcoreError, TypeError):
+    """An option :func:`load` was given that the model's kind cannot use."""
+
+
+#: model kind -> (the loader load() uses, how the model is named in errors)
+_LOADERS: dict[str, tuple[Callable[..., Predictor], str]] = {
+    "pb": (from_pb, "frozen .pb"),
+    "tflite": (from_tflite, ".tflite"),
+    "keras": (from_keras, ".keras"),
+    "checkpoint": (from_checkpoint, "checkpoint"),
+}
+
+
+def load_options(kind: str) -> tuple[str, ...]:
+    """The options :func:`load` accepts for a model of ``kind`` (its loader's, after the model).
+
+    >>> load_options("keras")
+    ('device', 'labels', 'preprocessing', 'trust')
+    """
+    loader, _ = _LOADERS["checkpoint" if kind == "meta" else kind]
+    return tuple(list(inspect.signature(loader).parameters)[1:])
+
+
+def _check_options(kind: str, path: Path, options: dict) -> None:
+    allowed = load_options(kind)
+    for name in options:
+        if name not in allowed:
+            what = _LOADERS["checkpoint" if kind == "meta" else kind][1]
+            known = {o for k in _LOADERS for o in load_options(k)}  # a misspelling gets a hint
+            hint = [] if name in known else close_matches(name, allowed)
+            raise OptionError(
+                f"option {name!r} does not apply to a {what} model ({path}); "
+                + (f"did you mean {', '.join(map(repr, hint))}? " if hint else "")
+                + f"its options: {', '.join(allowed)}"
+            )
+
+
 def load(path: str | os.PathLike, output: str | None = None, **kwargs) -> Predictor:
     """A predictor for a ``.pb`` (frozen), ``.tflite``, ``.keras`` model or checkpoint
-    dir/prefix (restored)."""
+    dir/prefix (restored), by :func:`from_pb`, :func:`from_tflite`, :func:`from_keras` or
+    :func:`from_checkpoint`.
+
+    An option that model's loader does not take (``output`` for a ``.keras`` or ``.tflite``
+    model, ``interpreter`` for a checkpoint, a misspelt name) raises :class:`OptionError`
+    naming it, the model kind and the options that apply (:func:`load_options`).
+    """
     path = Path(path)
     kind = model_kind(path)
-    if kind == "pb":
-        return from_pb(path, output=output, **kwargs)
-    if kind == "tflite":
-        tflite_options = (
-            "device",
-            "trust",
-            "labels",
-            "preprocessing",
-            "interpreter",
-            "num_threads",
-        )
-        return from_tflite(path, **{k: v for k, v in kwargs.items() if k in tflite_options})
-    if kind == "keras":
-        keras_options = ("device", "labels", "preprocessing", "trust")  # the rest: graph options
-        return from_keras(path, **{k: v for k, v in kwargs.items() if k in keras_options})
     if kind == "h5":
         check_file(path, KINDS["h5"])
         raise MismatchError(
             f"cannot predict with {path}: a weights file holds no model; expected a .pb, "
             ".tflite or .keras file or a checkpoint"
         )
+    options = {**kwargs, **({} if output is None else {"output": output})}
+    _check_options(kind, path, options)
+    if kind == "pb":
+        return from_pb(path, **options)
+    if kind == "tflite":
+        return from_tflite(path, **options)
+    if kind == "keras":
+        return from_keras(path, **options)
     if output is None:
         raise MismatchError(f"name the output tensor to predict with checkpoint {path}")
-    return from_checkpoint(path, output, **kwargs)
+    return from_checkpoint(path, **options)

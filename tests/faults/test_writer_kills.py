@@ -16,9 +16,9 @@ import pytest
 import tensorflow as tf
 
 from ftcore.errors import InvalidFileError
-from ftcore.export.sidecar import read_sidecar
 from ftcore.graph.checkpoint_files import resolve_checkpoint
 from ftcore.keras.callbacks import read_checkpoint
+from ftcore.sidecar import read_sidecar
 from tests.faults.writers import KERAS_EPOCHS, KERAS_SPEC
 from tests.helpers.faults import (
     kill_after,

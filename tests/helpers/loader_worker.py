@@ -34,13 +34,13 @@ def loaders() -> dict[str, Callable[[str], object]]:
     import keras
 
     from ftcore.app.cli import main
-    from ftcore.export.sidecar import read_sidecar
     from ftcore.graph.checkpoint_files import checkpoint_contents
     from ftcore.graph.restore import load_meta_graph
     from ftcore.graph.safety import load_graph_def
     from ftcore.keras.backbone import load_checked_weights
     from ftcore.predict.images import load_image
     from ftcore.predict.predictor import load
+    from ftcore.sidecar import read_sidecar
     from tests.helpers.exports import small_keras_model
     from tests.helpers.graph_nets import PREDICTIONS
 
@@ -60,7 +60,10 @@ def loaders() -> dict[str, Callable[[str], object]]:
         "load_graph_def": load_graph_def,
         "load_meta_graph": load_meta_graph,
         "checkpoint_contents": lambda p: checkpoint_contents(p, verify=True),
-        "predictor.load": lambda p: _predict_once(load(p, output=PREDICTIONS)),
+        # the output name applies to graphs only (load refuses it for .keras and .tflite)
+        "predictor.load": lambda p: _predict_once(
+            load(p) if p.endswith((".keras", ".tflite")) else load(p, output=PREDICTIONS)
+        ),
         "load_checked_weights": weights,
         "load_image": lambda p: load_image(p, 32),
         "read_sidecar": sidecar,

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from ftcore.app.cli import main
-from ftcore.export.optimize import count_ops
 from ftcore.export.pb import export_checkpoint, export_keras
-from ftcore.export.sidecar import read_sidecar
+from ftcore.graph.optimize import count_ops
 from ftcore.graph.safety import load_graph_def
 from ftcore.predict.predictor import from_checkpoint, from_keras, from_pb
+from ftcore.sidecar import read_sidecar
 from ftcore_fixtures.digits import source_task
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

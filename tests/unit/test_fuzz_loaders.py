@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from ftcore.export.litert import export_keras
-from ftcore.export.sidecar import Sidecar, TensorInfo
+from ftcore.sidecar import Sidecar, TensorInfo
 from tests.helpers.exports import small_keras_model
 from tests.helpers.fuzz import Worker, mutated, snapshot
 from tests.helpers.graph_nets import PREDICTIONS

@@ -138,7 +138,9 @@ def argv(verb: str, kind: str, path: Path, valid: dict[str, Path], out: Path) ->
         return ["freeze", str(path), *target, "--outputs", PREDICTIONS]
     if kind == "image":
         return ["predict", str(valid["pb"]), str(path), "--output", PREDICTIONS]
-    return ["predict", str(path), str(valid["image"]), "--output", PREDICTIONS]
+    # --output names a graph's tensor: a .keras or .tflite model refuses it (predict.load)
+    output = [] if kind in ("keras", "tflite") else ["--output", PREDICTIONS]
+    return ["predict", str(path), str(valid["image"]), *output]
 
 
 CELLS = [(v, k, c) for v, kinds in VERBS.items() for k in kinds for c in CONDITIONS]

@@ -11,10 +11,11 @@ import pytest
 from ftcore.errors import FtcoreError, MismatchError
 from ftcore.export import litert, pb
 from ftcore.export.pb import FrozenModel, keras_graph_def
-from ftcore.export.sidecar import read_sidecar, sidecar_path
 from ftcore.predict.images import load_images
 from ftcore.predict.predictor import from_checkpoint, from_tflite
+from ftcore.sidecar import read_sidecar, sidecar_path
 from ftcore_fixtures.digits import source_task, target_task
+from tests.helpers.agreement import assert_agree
 from tests.helpers.exports import small_keras_model
 from tests.helpers.graph_nets import PREDICTIONS, images
 
@@ -33,8 +34,8 @@ def test_keras_export_matches_on_probe_and_photos_with_a_sidecar(photos, tmp_pat
     with from_tflite(out) as got:
         assert got.kind == "tflite" and got.runtime == sidecar.check["interpreter"]
         assert got.labels == list("abcd") and got.input_shape == (16, 16, 3)
-        for batch in (x, x[:1], np.random.default_rng(2).uniform(-1, 1, (7, 16, 16, 3))):
-            np.testing.assert_allclose(got(batch), model(batch).numpy(), rtol=1e-4, atol=1e-6)
+        batches = (x, x[:1], np.random.default_rng(2).uniform(-1, 1, (7, 16, 16, 3)))
+        assert_agree(lambda b: model(b).numpy(), {"tflite": got}, batches, "small_export")
 
 
 @pytest.mark.slow
@@ -46,11 +47,13 @@ def test_checkpoint_and_pb_exports_match_the_restored_graph(slim_ckpt, tmp_path)
     assert sidecar.source.startswith("frozen graph") and len(sidecar.check["photos"]) == 4
     assert sidecar.labels == list("abcde") and sidecar.outputs[0].name == PREDICTIONS
     x = images(6, seed=3)
-    with from_checkpoint(slim_ckpt, PREDICTIONS) as want:
-        for path in (from_ckpt, from_pb):
-            with from_tflite(path) as got:
-                np.testing.assert_allclose(got(x), want(x), rtol=1e-3, atol=1e-5)
-                assert got.input_shape == (32, 32, 3)
+    with (
+        from_checkpoint(slim_ckpt, PREDICTIONS) as want,
+        from_tflite(from_ckpt) as got_ckpt,
+        from_tflite(from_pb) as got_pb,
+    ):
+        assert_agree(want, {"from checkpoint": got_ckpt, "from .pb": got_pb}, [x], "deep_export")
+        assert got_ckpt.input_shape == got_pb.input_shape == (32, 32, 3)
 
 
 def test_export_fails_with_the_numbers_and_writes_nothing(tmp_path):

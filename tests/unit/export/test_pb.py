@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from ftcore.errors import InvalidFileError, MismatchError, UnknownNameError
-from ftcore.export.optimize import count_ops
 from ftcore.export.pb import (
     FrozenModel,
     export_checkpoint,
@@ -17,10 +16,12 @@ from ftcore.export.pb import (
     export_keras,
     keras_graph_def,
 )
-from ftcore.export.sidecar import Sidecar, TensorInfo, read_sidecar, sidecar_path
+from ftcore.graph.optimize import count_ops
 from ftcore.graph.safety import load_graph_def
 from ftcore.predict.predictor import from_checkpoint, from_keras, from_pb
+from ftcore.sidecar import Sidecar, TensorInfo, read_sidecar, sidecar_path
 from ftcore_fixtures import photo_paths
+from tests.helpers.agreement import assert_agree
 from tests.helpers.exports import small_keras_model
 from tests.helpers.graph_nets import PREDICTIONS, images
 
@@ -42,7 +43,7 @@ def test_checkpoint_export_matches_the_restored_graph(slim_ckpt, tmp_path):
     assert read_sidecar(out) == sidecar and sidecar.check["optimized_max_abs_diff"] < 1e-4
     x = images(6, seed=3)
     with from_checkpoint(slim_ckpt, PREDICTIONS) as want, from_pb(out) as got:
-        np.testing.assert_allclose(got(x), want(x), rtol=1e-3, atol=1e-5)
+        assert_agree(want, {"frozen": got}, [x], "deep_export")
         assert got.labels == list("abcde") and got.input_shape == (32, 32, 3)
 
 
@@ -54,7 +55,7 @@ def test_keras_export_folds_decomposed_batch_norm_and_matches(tmp_path):
     assert not {"Rsqrt", "Mul", "Sub"} & set(ops), ops
     x = np.random.default_rng(1).uniform(-1, 1, (5, 16, 16, 3)).astype(np.float32)
     with from_pb(out) as got:
-        np.testing.assert_allclose(got(x), from_keras(model)(x), rtol=1e-4, atol=1e-6)
+        assert_agree(from_keras(model), {"frozen": got}, [x], "small_export")
 
 
 def test_export_fails_with_the_numbers_and_writes_nothing(tmp_path):

@@ -12,7 +12,8 @@ from tensorflow.lite.tools import flatbuffer_utils
 from ftcore.errors import InvalidFileError, UnknownNameError, UnsafeContentError
 from ftcore.export.litert import export_keras
 from ftcore.predict.litert import LiteRTModel, choose_interpreter, custom_ops
-from ftcore.predict.predictor import load
+from ftcore.predict.predictor import OptionError, load
+from tests.helpers.agreement import assert_agree
 from tests.helpers.exports import small_keras_model
 
 NO_LITERT = importlib.util.find_spec("ai_edge_litert") is None
@@ -32,7 +33,7 @@ def test_tensorflow_interpreter_is_the_named_fallback_and_agrees(tflite):
     x = np.random.default_rng(0).uniform(-1, 1, (3, 16, 16, 3)).astype(np.float32)
     with load(path, interpreter="tensorflow") as tf_lite:
         assert tf_lite.runtime.startswith("tf.lite.Interpreter (TensorFlow 2.")
-        np.testing.assert_allclose(tf_lite(x), model(x).numpy(), rtol=1e-4, atol=1e-6)
+        assert_agree(lambda b: model(b).numpy(), {"tf.lite": tf_lite}, [x], "small_export")
     _, auto = choose_interpreter("auto")
     assert auto.startswith("tf.lite.Interpreter" if NO_LITERT else "ai_edge_litert ")
     if NO_LITERT:
@@ -47,7 +48,7 @@ def test_litert_and_tensorflow_interpreters_give_the_same_outputs(tflite):
     x = np.random.default_rng(1).uniform(-1, 1, (5, 16, 16, 3)).astype(np.float32)
     with load(path, interpreter="litert") as lite, load(path, interpreter="tensorflow") as tf_lite:
         assert lite.runtime.startswith("ai_edge_litert ")
-        np.testing.assert_allclose(lite(x), tf_lite(x), rtol=1e-5, atol=1e-7)
+        assert_agree(tf_lite, {"ai_edge_litert": lite}, [x], "interpreter")
         assert lite(x[:2]).shape == (2, 4) and lite(x).shape == (5, 4)  # batch resized back
 
 
@@ -84,4 +85,19 @@ def test_int8_models_take_float_batches(tflite, tmp_path):
     assert 1 / scale == pytest.approx(127.5, rel=0.02)  # [-1, 1] onto the 256 int8 levels
     (out,) = lite(calibration[:8])
     assert out.dtype == np.float32
-    np.testing.assert_allclose(out, model(calibration[:8]).numpy(), atol=0.05)
+    int8_model = {"int8": lambda b: lite(b)[0]}
+    assert_agree(lambda b: model(b).numpy(), int8_model, [calibration[:8]], "int8")
+
+
+def test_load_refuses_options_a_tflite_model_cannot_use(tflite):
+    _, path = tflite
+    with pytest.raises(
+        OptionError, match=r"option 'output' does not apply to a .tflite model \(.*small.tflite\)"
+    ):
+        load(path, output="MobilenetV2/Predictions/Reshape_1")
+    with pytest.raises(OptionError, match=r"'optimize_graph' does not apply to a .tflite model"):
+        load(path, optimize_graph=True)
+    with pytest.raises(OptionError, match=r"did you mean 'num_threads'\? its options: device, "):
+        load(path, num_thread=2)
+    with load(path, num_threads=2, labels=list("abcd")) as p:  # its own options still work
+        assert p.kind == "tflite" and p.labels == list("abcd")

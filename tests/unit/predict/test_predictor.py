@@ -8,7 +8,16 @@ import pytest
 from ftcore.errors import MismatchError, MissingFileError, UnknownNameError
 from ftcore.export.pb import export_checkpoint, export_keras
 from ftcore.predict.images import load_images
-from ftcore.predict.predictor import Predictor, from_checkpoint, from_keras, from_pb, load
+from ftcore.predict.predictor import (
+    OptionError,
+    Predictor,
+    from_checkpoint,
+    from_keras,
+    from_pb,
+    load,
+    load_options,
+)
+from tests.helpers.agreement import assert_agree
 from tests.helpers.exports import small_keras_model
 from tests.helpers.graph_nets import PREDICTIONS
 
@@ -52,7 +61,7 @@ def test_frozen_and_restored_checkpoint_agree_on_photos(slim_ckpt, photos, tmp_p
         assert (r.kind, f.kind) == ("restored", "frozen")
         want, got = r.predict_images(paths), f.predict_images(paths)
         assert want.shape == (4, 5)
-        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5)
+        assert_agree(lambda _: want, {"frozen": lambda _: got}, [paths], "deep_export")
         assert [[q.index for q in row] for row in f.top_k(got, 3)] == [
             [q.index for q in row] for row in r.top_k(want, 3)
         ]
@@ -64,11 +73,10 @@ def test_frozen_and_restored_keras_agree_on_photos(photos, tmp_path):
     model.save(tmp_path / "k.keras")
     paths = [photos["coffee_cup"], photos["rocket_launch"]]
     with load(tmp_path / "k.keras") as r, load(tmp_path / "k.pb") as f:
-        np.testing.assert_allclose(
-            f.predict_images(paths), r.predict_images(paths), rtol=1e-4, atol=1e-6
-        )
+        assert_agree(r.predict_images, {"frozen": f.predict_images}, [paths], "small_export")
     x = load_images(paths, 16)  # the independent reference: the Keras model called eagerly
-    np.testing.assert_allclose(from_keras(model).predict_images(paths), model(x).numpy(), rtol=1e-5)
+    compiled = from_keras(model).predict_images
+    assert_agree(lambda _: model(x).numpy(), {"from_keras": compiled}, [paths], "call_path")
 
 
 def test_load_errors_name_the_problem(slim_ckpt, tmp_path):
@@ -83,6 +91,47 @@ def test_load_errors_name_the_problem(slim_ckpt, tmp_path):
         from_checkpoint(slim_ckpt, "MobilenetV2/Predictions/Reshape_9")
     with pytest.raises(UnknownNameError, match="unknown device 'tpu'"):
         from_checkpoint(slim_ckpt, PREDICTIONS, device="tpu")
+
+
+def test_load_refuses_options_the_model_kind_cannot_use(slim_ckpt, slim_pb, tmp_path):
+    """Before, load() dropped them silently (``output`` for a .keras model, ``interpreter`` for
+    a checkpoint); now each kind names the option and what it accepts."""
+    small_keras_model().save(tmp_path / "k.keras")
+    keras_path = tmp_path / "k.keras"
+    cases = [
+        (keras_path, {"output": PREDICTIONS}, "option 'output' does not apply to a .keras model"),
+        (keras_path, {"optimize_graph": True}, "'optimize_graph' does not apply to a .keras"),
+        (keras_path, {"interpreter": "litert"}, "'interpreter' does not apply to a .keras"),
+        (slim_pb, {"interpreter": "litert"}, "'interpreter' does not apply to a frozen .pb"),
+        (slim_pb, {"num_threads": 2}, "'num_threads' does not apply to a frozen .pb model"),
+        (slim_ckpt, {"output": PREDICTIONS, "optimize_graph": True}, "to a checkpoint model"),
+        (slim_ckpt, {"output": PREDICTIONS, "num_threads": 1}, "'num_threads' does not apply"),
+    ]
+    for path, options, message in cases:
+        with pytest.raises(OptionError, match=message) as caught:
+            load(path, **options)
+        assert str(path) in str(caught.value)
+        assert "did you mean" not in str(caught.value)  # a real option of another kind
+        assert isinstance(caught.value, TypeError)  # what Python raised for a wrong keyword
+    with pytest.raises(OptionError, match=r"'labl' .* did you mean 'labels'\? its options: "):
+        load(slim_pb, labl=["a"])
+    assert load_options("pb") == (
+        "input_name",
+        "output",
+        "device",
+        "optimize_graph",
+        "trust",
+        "labels",
+        "preprocessing",
+    )
+    assert "output" not in load_options("keras") and "output" in load_options("checkpoint")
+    # the options that apply still do
+    with load(keras_path, labels=list("abcd"), device="cpu") as k:
+        assert k.labels == list("abcd")
+    with load(slim_pb, PREDICTIONS, optimize_graph=True, labels=list("abcde")) as f:
+        assert f.labels == list("abcde")
+    with load(slim_ckpt, output=PREDICTIONS, input_name="input") as r:
+        assert r.kind == "restored"
 
 
 def test_an_input_without_static_shape_is_checked_not_crashed(slim_pb):

@@ -1,4 +1,4 @@
-"""ftcore.export.sidecar without TensorFlow: the JSON round trip, what a bad sidecar is told,
+"""ftcore.sidecar without TensorFlow: the JSON round trip, what a bad sidecar is told,
 and the model hash that refuses a sidecar beside another model (an interrupted export)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 import pytest
 
 from ftcore.errors import FtcoreError, InvalidFileError
-from ftcore.export.sidecar import Sidecar, TensorInfo, read_sidecar, sidecar_path, write_export
+from ftcore.sidecar import Sidecar, TensorInfo, read_sidecar, sidecar_path, write_export
 
 X = TensorInfo("input:0", [None, 32, 32, 3], "float32")
 Y = TensorInfo("probs:0", [None, 5], "float32")

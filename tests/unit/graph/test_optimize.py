@@ -8,7 +8,7 @@ import tensorflow as tf
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from ftcore.export.optimize import count_ops, optimize, same_padding, strip_training_nodes
+from ftcore.graph.optimize import count_ops, optimize, same_padding, strip_training_nodes
 from tests.helpers.exports import randomize_batch_norms
 
 v1 = tf.compat.v1
