@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ftcore.export.sidecar import sidecar_path
+    from ftcore.sidecar import sidecar_path
 
     kind = model_kind(args.model)
     if kind in ("h5", "tflite"):
@@ -79,7 +79,7 @@ def freeze_options(args: argparse.Namespace) -> dict:
     if args.min_agreement is not None and not args.int8:
         raise FtcoreError("--min-agreement needs --int8 DIR")
     if args.int8:
-        from ftcore.export.litert import MIN_AGREEMENT, Int8
+        from ftcore.export import MIN_AGREEMENT, Int8
 
         threshold = MIN_AGREEMENT if args.min_agreement is None else args.min_agreement
         options["int8"] = Int8.from_folder(args.int8, threshold)
@@ -94,7 +94,7 @@ def export(args: argparse.Namespace, kind: str, options: dict):
         from ftcore.export import litert as exporter
     outputs = [o.strip() for o in (args.outputs or "").split(",") if o.strip()]
     if kind == "keras":
-        from ftcore.predict.predictor import load_keras_model
+        from ftcore.predict import load_keras_model
 
         model = load_keras_model(args.model, trust=args.trust)
         return exporter.export_keras(model, args.output, **options)

@@ -102,7 +102,7 @@ def _layer_shape(layer) -> str:
 
 
 def _keras_rows(path: Path) -> Listing:
-    from ftcore.predict.predictor import load_keras_model
+    from ftcore.predict import load_keras_model
 
     model = load_keras_model(path)
     rows = [
