@@ -34,9 +34,13 @@ class Source:
 
     @property
     def pip_command(self) -> str:
-        """The pip command that downloads exactly this archive (for error messages and docs)."""
+        """The pip command that downloads exactly this archive, in pip's hash-checking mode
+        (for error messages and docs)."""
         binary = "--no-binary :all:" if self.kind == "sdist" else "--only-binary :all:"
-        return f"python -m pip download --no-deps {binary} -d DIR {self.requirement}"
+        return (
+            f"python -m pip download --no-deps {binary} --require-hashes -d DIR "
+            f"-r <(echo '{self.requirement} --hash=sha256:{self.sha256}')"
+        )
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,8 @@ class Entry:
 
 # nudity's sdist metadata step (pip runs setup.py egg_info to read it) executes its setup.py:
 # a plain setuptools.setup(...) call with literal arguments and one open("README.rst").read().
-# The pinned sha256 guarantees that this is the setup.py pip runs, so it stays so.
+# pip runs in hash-checking mode (download.py): it checks the pinned sha256 before it unpacks
+# the archive, so that reviewed setup.py is the only one that can run.
 NUDITY = Source(
     package="nudity",
     version="0.2.3",

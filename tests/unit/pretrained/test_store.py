@@ -78,11 +78,13 @@ def build_wheel(folder: Path, version: str = "1.0") -> Path:
     return path
 
 
-def build_sdist(folder: Path) -> Path:
-    """A minimal sdist ``tinysrc-1.0.tar.gz`` (plain setup() call) holding the same member."""
+def build_sdist(folder: Path, marker: Path | None = None) -> Path:
+    """A minimal sdist ``tinysrc-1.0.tar.gz`` (plain setup() call) holding the same member;
+    with ``marker``, its setup.py first writes that file (proof that it ran)."""
     root = "tinysrc-1.0"
+    mark = f"open({str(marker)!r}, 'w').write('ran')\n" if marker else ""
     files = {
-        "setup.py": "from setuptools import setup\nsetup(name='tinysrc', version='1.0')\n",
+        "setup.py": f"{mark}from setuptools import setup\nsetup(name='tinysrc', version='1.0')\n",
         "PKG-INFO": "Metadata-Version: 2.1\nName: tinysrc\nVersion: 1.0\n",
         MEMBER: json.dumps(VALUES),
     }
@@ -139,6 +141,24 @@ def test_sdist_source(tmp_path):
     assert (path / "values.txt").is_file()
 
 
+def test_no_code_from_an_archive_runs_before_its_hash_matches(tmp_path):
+    """A crafted sdist whose setup.py leaves a marker: with a wrong pin, real pip (local index)
+    refuses it before preparing it, so the marker never appears; with the right one it runs."""
+    folder = tmp_path / "index"
+    folder.mkdir()
+    marker = tmp_path / "setup_py_ran"
+    archive = build_sdist(folder, marker)
+    store = tiny_store(tmp_path, folder, tiny_entry(archive, sha256="0" * 64))
+    with pytest.raises(
+        HashMismatchError, match=f"has sha256 {_sha(archive)}, expected .*{'0' * 64}"
+    ):
+        store.fetch("tiny")
+    assert not marker.exists()
+    assert not store.path("tiny").exists() and not (store.downloads / archive.name).exists()
+    tiny_store(tmp_path, folder, tiny_entry(archive)).fetch("tiny")  # the pinned one may run
+    assert marker.read_text() == "ran"
+
+
 def test_sha256_mismatch_is_refused_and_nothing_is_cached(tmp_path, index_dir):
     entry = tiny_entry(index_dir / "tinypkg-1.0-py3-none-any.whl", sha256="0" * 64)
     store = tiny_store(tmp_path, index_dir, entry)
@@ -169,7 +189,7 @@ def test_offline_is_one_line_saying_what_to_fetch_and_how(tmp_path):
     msg = str(err.value)
     assert "\n" not in msg
     assert "tinypkg==1.0" in msg and "ftcore fetch tiny" in msg
-    assert "pip download --no-deps --only-binary :all:" in msg
+    assert "pip download --no-deps --only-binary :all: --require-hashes" in msg
     assert not store.path("tiny").exists()
 
 
