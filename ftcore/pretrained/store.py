@@ -116,8 +116,6 @@ class Store:
                 checks = _converter(entry)(member, tmp)
             _verify(entry, tmp, checks)
             (tmp / PROVENANCE).write_text(json.dumps(_provenance(entry, checks, t0), indent=2))
-            for p in [tmp, *tmp.rglob("*")]:  # readable by all, like any cache
-                p.chmod(0o755 if p.is_dir() else 0o644)
             say(f"{name}: cached in {final}")
 
         # complete or absent; concurrent fetches of one entry build it once; stale replaced
