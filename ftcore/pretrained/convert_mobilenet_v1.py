@@ -83,11 +83,21 @@ class SourceGraph:
         return [np.concatenate(col) for col in zip(*rows, strict=True)]
 
 
-def frozen_classifier(member: Path, out_dir: Path) -> dict[str, float]:
+def frozen_classifier(
+    member: Path, out_dir: Path, labels: list[str] | None = None
+) -> dict[str, float]:
     """Write ``mobilenet_v1_1.0_224_frozen.pb`` (+ its ftcore sidecar): the ImageNet classifier
-    pruned to ``MobilenetV1/Predictions/Reshape_1``, input ``input`` ``[None, 224, 224, 3]``."""
+    pruned to ``MobilenetV1/Predictions/Reshape_1``, input ``input`` ``[None, 224, 224, 3]``.
+
+    The sidecar names the scaling these weights were trained with (``"mobilenet"``: x/127.5-1,
+    slim's inception_preprocessing; see the catalog) and the 1001 ``labels`` (0 = background).
+    """
+    from ftcore.pretrained.catalog import ENTRIES
+
+    if labels is not None and len(labels) != 1001:
+        raise ValueError(f"{len(labels)} class names for the 1001 outputs of {member.name}")
     from ftcore.atomic import write_bytes, write_text
-    from ftcore.export.sidecar import Sidecar, TensorInfo, sidecar_path
+    from ftcore.sidecar import Sidecar, TensorInfo, sidecar_path
     from ftcore.graph.restore import load_pb
 
     src = SourceGraph(member)
@@ -108,7 +118,8 @@ def frozen_classifier(member: Path, out_dir: Path) -> dict[str, float]:
     sidecar = Sidecar(
         [TensorInfo(INPUT + ":0", [None, SIZE, SIZE, 3], "float32")],
         [TensorInfo(PREDICTIONS + ":0", [None, 1001], "float32")],
-        preprocessing="seed",
+        preprocessing=ENTRIES["mobilenet-v1-pb"].preprocessing,
+        labels=labels,
         source=f"{member.name}: slim MobilenetV1 1.0/224 ImageNet (1001 classes, 0 = background)",
         optimized=False,
     )

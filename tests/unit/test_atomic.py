@@ -280,3 +280,61 @@ def test_remove_stale_returns_what_it_removed(tmp_path, live_pid):
     left = _leftovers(tmp_path, ".x.", live_pid)
     assert atomic.remove_stale(tmp_path, ".x.") == [left["dead"]]
     assert atomic.remove_stale(tmp_path, ".x.") == []
+
+
+_MODES_CHILD = """
+import os, sys, tempfile
+from pathlib import Path
+from ftcore import atomic
+out = Path(sys.argv[1])
+atomic.write_bytes(out / "a.pb", b"pb")
+with atomic.atomic_path(out / "b.keras", suffix=".keras") as tmp:
+    tmp.write_bytes(b"keras")
+with atomic.atomic_files(out / "ckpt") as tmp:
+    (tmp / "m.index").write_bytes(b"i")
+def build(tmp):
+    fd, name = tempfile.mkstemp(dir=tmp)  # a builder's own 0600 temporary, kept
+    os.close(fd)
+    os.mkdir(tmp / "sub", 0o700)
+    (tmp / "sub" / "w.h5").write_bytes(b"w")
+atomic.build_once(out / "entry", build)
+"""
+
+
+@pytest.mark.parametrize(("mask", "file", "folder"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)])
+def test_outputs_get_the_modes_the_umask_allows(tmp_path, mask, file, folder):
+    """Not the 0600/0700 of tempfile's temporaries: what a plain open()/mkdir would give."""
+    child = subprocess.run(
+        [sys.executable, "-c", f"import os; os.umask({mask}); exec({_MODES_CHILD!r})", tmp_path],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert child.returncode == 0, child.stderr
+    modes = {
+        str(p.relative_to(tmp_path)): p.stat().st_mode & 0o777
+        for p in tmp_path.rglob("*")
+        if not p.name.startswith(".")  # build_once's lock file
+    }
+    entry_files = [p for p in modes if p.startswith("entry/") and p != "entry/sub"]
+    assert len(entry_files) == 2
+    assert modes == {
+        "a.pb": file,
+        "b.keras": file,
+        "ckpt": folder,
+        "ckpt/m.index": file,
+        "entry": folder,
+        "entry/sub": folder,
+        **dict.fromkeys(entry_files, file),
+    }
+
+
+def test_umask_is_read_without_changing_it(monkeypatch):
+    old = os.umask(0o027)
+    try:
+        assert atomic.umask() == 0o027 and atomic.file_mode() == 0o640
+        monkeypatch.setattr(atomic, "_STATUS", "/nonexistent/status")  # not Linux: os.umask
+        assert atomic.umask() == 0o027 and atomic.file_mode(directory=True) == 0o750
+        assert os.umask(0o027) == 0o027  # restored
+    finally:
+        os.umask(old)

@@ -10,8 +10,13 @@ unchanged::
     MobilenetV2/Conv/BatchNorm/{gamma,beta,moving_mean,moving_variance}
     MobilenetV2/expanded_conv/depthwise/depthwise_weights      [3, 3, C, 1]
     MobilenetV2/expanded_conv_N/{expand,depthwise,project}/...
-    MobilenetV2/Conv_1/weights                                 [1, 1, 320*dm, 1280*dm]
+    MobilenetV2/Conv_1/weights                   [1, 1, 320*dm, 1280*max(dm, 1)] (see below)
     MobilenetV2/Logits/Conv2d_1c_1x1/{weights,biases}
+
+Below depth 1.0 the final ``Conv_1`` keeps its 1280 channels by default
+(``finegrain_classification_mode=True``), as in slim's published 0.75, 0.5 and 0.35
+checkpoints (and Keras' MobileNetV2); pass ``finegrain_classification_mode=False`` for slim's
+own default, which shrinks it to ``1280*dm``.
 
 End points carry the slim names: ``MobilenetV2/expanded_conv_14/output`` and
 ``MobilenetV2/Predictions/Reshape_1``. Build inside an explicit graph:
@@ -145,7 +150,7 @@ def mobilenet_v2_base(
     depth_multiplier: float = 1.0,
     is_training: bool = False,
     final_endpoint: str | None = None,
-    finegrain_classification_mode: bool = False,
+    finegrain_classification_mode: bool = True,
     bn_decay: float = 0.997,
     bn_epsilon: float = 0.001,
     weight_decay: float = 0.00004,
@@ -168,7 +173,7 @@ def mobilenet_v2(
     depth_multiplier: float = 1.0,
     is_training: bool = False,
     dropout_keep_prob: float = 0.8,
-    finegrain_classification_mode: bool = False,
+    finegrain_classification_mode: bool = True,
     bn_decay: float = 0.997,
     bn_epsilon: float = 0.001,
     weight_decay: float = 0.00004,

