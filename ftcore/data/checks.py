@@ -27,7 +27,7 @@ from PIL import Image
 
 from ftcore.data.errors import BadFile
 from ftcore.errors import InvalidFileError, first_line
-from ftcore.predict.images import FORMATS, load_image
+from ftcore.predict import FORMATS, load_image
 
 __all__ = ["MIN_SIZE", "check_image", "check_images"]
 

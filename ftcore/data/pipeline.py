@@ -23,7 +23,7 @@ import tensorflow as tf
 from ftcore.data.sharding import shard
 from ftcore.data.split import Split
 from ftcore.errors import EmptyDataError
-from ftcore.predict.images import _size_hw, load_image
+from ftcore.predict import load_image, size_hw
 
 __all__ = ["image_dataset", "split_dataset"]
 
@@ -53,7 +53,7 @@ def image_dataset(
 
     Memory: the paths, ``prefetch`` finished batches and the batches in decode (tf.data fuses
     map and batch: about two, plus one image per core with ``AUTOTUNE``)."""
-    hw = _size_hw(size)
+    hw = size_hw(size)
     if len(paths) != len(labels):
         raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
     if not paths:

@@ -4,7 +4,7 @@
     >>> from ftcore.predict import load, load_images
 """
 
-from ftcore.predict.images import image_size, load_image, load_images
+from ftcore.predict.images import FORMATS, image_size, load_image, load_images, size_hw
 from ftcore.predict.litert import LiteRTModel
 from ftcore.predict.predictor import (
     OptionError,
@@ -20,6 +20,7 @@ from ftcore.predict.predictor import (
 )
 
 __all__ = [
+    "FORMATS",
     "LiteRTModel",
     "OptionError",
     "Prediction",
@@ -34,4 +35,5 @@ __all__ = [
     "load_keras_model",
     "load_options",
     "load_images",
+    "size_hw",
 ]

@@ -53,7 +53,7 @@ def image_size(input_shape: Sequence[int | None] | None) -> tuple[int, int]:
     return int(dims[0]), int(dims[1])
 
 
-def _size_hw(size: int | Sequence[int]) -> tuple[int, int]:
+def size_hw(size: int | Sequence[int]) -> tuple[int, int]:
     h, w = (size, size) if isinstance(size, int) else tuple(size)
     if h <= 0 or w <= 0:
         raise ValueError(f"image size must be positive, got {size!r}")
@@ -137,7 +137,7 @@ def load_image(
         raise ValueError(f"unknown resample {resample!r}; choose from {sorted(_RESAMPLE)}")
     if fit not in ("squash", "center_crop"):
         raise ValueError(f"fit must be 'squash' or 'center_crop', got {fit!r}")
-    hw = _size_hw(size)
+    hw = size_hw(size)
     with _open(source) as img:
         try:  # EXIF, palette and mode conversions read more of a corrupt file
             rgb = _resize(_to_rgb(img), hw, fit, resample)

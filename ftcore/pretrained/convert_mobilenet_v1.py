@@ -97,8 +97,8 @@ def frozen_classifier(
     if labels is not None and len(labels) != 1001:
         raise ValueError(f"{len(labels)} class names for the 1001 outputs of {member.name}")
     from ftcore.atomic import write_bytes, write_text
-    from ftcore.sidecar import Sidecar, TensorInfo, sidecar_path
     from ftcore.graph.restore import load_pb
+    from ftcore.sidecar import Sidecar, TensorInfo, sidecar_path
 
     src = SourceGraph(member)
     graph_def = v1.graph_util.extract_sub_graph(src.graph_def, [LOGITS])

@@ -8,10 +8,13 @@ converters) are not statements and are not checked. The order, bottom up:
 - base modules ``ftcore/*.py`` and ``ftcore/assets`` (errors, atomic writes, cache folder, file
   kinds, preprocessing, the sidecar format, text tables, the shipped photos): import only each
   other;
-- ``graph`` and ``keras``, siblings: neither imports the other;
+- ``graph``, ``keras`` and ``evaluate`` (metrics, reports, pictures), siblings: none imports
+  another;
 - ``predict``: inference over graphs and Keras models;
-- ``export``: freezing, self-checked against predict's loaders;
+- ``data`` (image folders, splits, ``tf.data`` input decoded by predict's loader) and
+  ``export`` (freezing, self-checked against predict's loaders), siblings;
 - ``pretrained``: conversions that write exports (sidecars) from graphs and Keras models;
+- ``train``: the fine-tuning workflow on a folder (``ftcore train``), over all of the above;
 - ``fixtures`` (the ``ftcore_fixtures`` package, test data and its builder): app only;
 - ``app``: the command line and the demo.
 """
@@ -30,11 +33,14 @@ LAYERS = {
     "base": 0,
     "graph": 1,
     "keras": 1,
+    "evaluate": 1,
     "predict": 2,
+    "data": 3,
     "export": 3,
     "pretrained": 4,
-    "fixtures": 5,
-    "app": 6,
+    "train": 5,
+    "fixtures": 6,
+    "app": 7,
 }
 #: Sub-packages of ftcore that are not wings but base data (imported like base modules).
 BASE_PACKAGES = ("assets",)

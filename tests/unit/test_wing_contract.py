@@ -19,18 +19,15 @@ import pytest
 import ftcore
 from tests.unit.test_import_graph import ROOT, _tree, module_name, wing_of_module
 
-#: Wings whose own imports of other wings are checked here. The keras, graph, pretrained and
-#: app wings are being reworked in other parts of issue 16; they join this tuple (and the check)
-#: once their imports of export and predict go through the faces.
-CHECKED_SOURCES = ("base", "predict", "export")
+#: Wings whose own imports of other wings are checked here (every import they make of another
+#: wing goes through its face).
+CHECKED_SOURCES = ("base", "predict", "export", "data", "evaluate")
 #: Wings whose face every importer must use, whatever wing it is in, except the importers in
-#: PENDING_IMPORTERS: the app (being split into one module per verb) and pretrained still
-#: import export and predict modules directly; the faces they need exist (ftcore.export,
-#: ftcore.predict, ftcore.sidecar); the lead empties this tuple when their imports switch.
+#: PENDING_IMPORTERS (none left).
 CHECKED_TARGETS = ("predict", "export")
-PENDING_IMPORTERS = ("app", "pretrained")
+PENDING_IMPORTERS = ()
 #: Library wings with a public face (the app's face is ``ftcore --help``, not an ``__all__``).
-WINGS = ("keras", "graph", "predict", "export", "pretrained", "assets")
+WINGS = ("keras", "graph", "predict", "export", "pretrained", "assets", "data", "evaluate")
 
 
 def face(root: Path, wing: str) -> set[str]:
