@@ -37,13 +37,18 @@ from ftcore.keras.callbacks import (
     LatestCheckpoint,
     TensorBoardLogger,
     default_histogram_layers,
-    read_checkpoint,
-    write_checkpoint,
 )
 from ftcore.keras.compile_guard import CompileGuard, compile_model
 from ftcore.keras.feature_cache import cache_blockers, extract_features, fit_features, split_at_head
 from ftcore.keras.multi_worker import allow_multi_worker, is_multi_worker
 from ftcore.keras.options import Checkpointing, FitOptions, Logging, from_keywords
+from ftcore.keras.resume import (
+    Progress,
+    read_latest,
+    restore_optimizer,
+    restore_weights,
+    write_latest,
+)
 from ftcore.keras.stages import Stage
 from ftcore.keras.trainable import set_trainable_flags, trainable_flags
 
@@ -178,7 +183,7 @@ class _Loop:
         self.step, self.writers = [0], {}  # TensorBoard: epochs so far, one writer per dir
         self.layers = log.histogram_layers or default_histogram_layers(model)
         self.monitor = "val_loss" if fit.validation_data is not None else "loss"
-        self.start_stage, self.start_epoch, self.saved = 0, 0, None
+        self.start_stage, self.start_epoch, self.latest = 0, 0, None
 
     def run(self, stages: Sequence[Stage]) -> FineTuneResult:
         if self.ck is not None and self.ck.resume:
@@ -196,34 +201,23 @@ class _Loop:
         return result
 
     def _resume(self) -> None:
-        found = read_checkpoint(self.ck.dir)
-        if found is None:
-            return
-        state, self.saved = found
-        self.start_stage, self.start_epoch = state["stage"], state["epoch"]
-        if state.get("best") is not None:
-            self.best["value"] = state["best"]
-        saved = self.saved
-        weights = [
-            saved[k] for k in sorted((k for k in saved if k[0] == "w"), key=lambda k: int(k[1:]))
-        ]
-        try:
-            self.model.set_weights(weights)
-        except ValueError as e:
-            raise MismatchError(
-                f"checkpoint {self.ck.dir / 'latest.npz'} does not fit model "
-                f"{self.model.name!r}: {e}"
-            ) from e
+        self.latest = read_latest(self.ck.dir)
+        if self.latest is not None:
+            restore_weights(self.model, self.latest)
+            progress = self.latest.progress
+            self.start_stage, self.start_epoch = progress.stage, progress.epoch
+            if progress.best is not None:
+                self.best["value"] = progress.best
 
     def _stage(self, i: int, stage: Stage) -> StageResult:
         trained = stage.apply(self.model)
         f = self._prepare(stage)
         initial_epoch = self.start_epoch if i == self.start_stage else 0
-        if self.saved is not None and i == self.start_stage and initial_epoch > 0:
-            _restore_optimizer(f.model, self.saved)
+        if self.latest is not None and i == self.start_stage and initial_epoch > 0:
+            restore_optimizer(self.model, f.model, self.latest)
         history = self._fit(f, stage, initial_epoch, self._callbacks(i, stage))
         if self.ck is not None:
-            write_checkpoint(self.ck.dir, self.model, None, i + 1, 0, self.best)
+            write_latest(self.ck.dir, self.model, Progress(i + 1, 0, self.best.get("value")))
         return StageResult(stage.name, dict(history), f.cached, f.blockers, trained)
 
     def _prepare(self, stage: Stage) -> _Fit:
@@ -293,20 +287,6 @@ class _Loop:
             callbacks=cbs,
             verbose=self.log.verbose,
         ).history
-
-
-def _restore_optimizer(fit_model: keras.Model, saved: dict) -> None:
-    opt = fit_model.optimizer
-    if not opt.built:
-        opt.build(fit_model.trainable_variables)
-    values = [saved[f"o{i}"] for i in range(len(opt.variables)) if f"o{i}" in saved]
-    if len(values) != len(opt.variables):
-        raise MismatchError(
-            f"checkpoint holds {len(values)} optimizer variables, the stage's optimizer has "
-            f"{len(opt.variables)}: it was written by a different stage plan"
-        )
-    for var, value in zip(opt.variables, values, strict=True):
-        var.assign(value)
 
 
 def _augmented(x, y, augment, batch_size, shuffle) -> tf.data.Dataset:

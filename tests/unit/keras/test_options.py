@@ -20,13 +20,25 @@ def test_the_older_keywords_train_exactly_as_the_option_values(tmp_path):
     a, b = build_net(SPEC), build_net(SPEC)
     b.set_weights(a.get_weights())
     kw = fine_tune(
-        a, x, y, stages, batch_size=8, shuffle=False, checkpoint_dir=tmp_path / "a",
-        log_dir=tmp_path / "la", validation_data=(x, y),
-    )  # fmt: skip
+        a,
+        x,
+        y,
+        stages,
+        batch_size=8,
+        shuffle=False,
+        checkpoint_dir=tmp_path / "a",
+        log_dir=tmp_path / "la",
+        validation_data=(x, y),
+    )
     opts = fine_tune(
-        b, x, y, stages, FitOptions(batch_size=8, shuffle=False, validation_data=(x, y)),
-        checkpointing=Checkpointing(tmp_path / "b"), logging=Logging(tmp_path / "lb"),
-    )  # fmt: skip
+        b,
+        x,
+        y,
+        stages,
+        FitOptions(batch_size=8, shuffle=False, validation_data=(x, y)),
+        checkpointing=Checkpointing(tmp_path / "b"),
+        logging=Logging(tmp_path / "lb"),
+    )
     for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
         np.testing.assert_array_equal(wa, wb)
     assert [s.history for s in kw.stages] == [s.history for s in opts.stages]
