@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from ftcore.atomic import atomic_files, write_text
+from ftcore.atomic import atomic_files
 from ftcore.errors import MismatchError
-from ftcore.graph.checkpoint_files import resolve_checkpoint
+from ftcore.graph.checkpoint_files import read_state, resolve_checkpoint, write_state
 from ftcore.graph.names import op_name, resolve_tensor, variables_by_name
 from ftcore.graph.restore import find_meta, load_meta_graph, read_variable
 from ftcore.graph.restore_plan import (
@@ -386,9 +386,9 @@ class GraphFineTuner:
             (tmp / "tmp_state").unlink(missing_ok=True)  # Saver's own state file: ours follows
             backup = _link_previous(directory, stem)
             if backup:  # the state names the backup; the prefix has no index until the new one
-                _write_state(directory, backup)
+                write_state(directory, backup)
                 (directory / f"{stem}.index").unlink(missing_ok=True)
-        _write_state(directory, stem)
+        write_state(directory, stem)
         for f in directory.glob(f"{backup}.*") if backup else ():
             f.unlink()
         return str(directory / stem)
@@ -403,21 +403,13 @@ class GraphFineTuner:
         self.close()
 
 
-def _write_state(directory: Path, stem: str) -> None:
-    """Point ``directory/checkpoint`` (TF's state file) at ``stem``, atomically."""
-    write_text(
-        directory / "checkpoint",
-        f'model_checkpoint_path: "{stem}"\nall_model_checkpoint_paths: "{stem}"\n',
-    )
-
-
 def _link_previous(directory: Path, stem: str) -> str | None:
     """Hard-link a complete existing checkpoint ``stem`` to ``<stem>.previous``; return that
     name, or None if there is no such checkpoint. A backup that the state file already names
     (a save interrupted while moving files in) is the complete one and is kept as it is."""
     backup = f"{stem}.previous"
-    state = directory / "checkpoint"
-    if state.is_file() and f'model_checkpoint_path: "{backup}"' in state.read_text():
+    named = read_state(directory)
+    if named is not None and Path(named).name == backup:
         return backup
     if not (directory / f"{stem}.index").is_file():
         return None

@@ -221,3 +221,14 @@ def test_bad_targets_scopes_and_checkpoints_are_clear_errors(slim_ckpt):
         MismatchError, match=f"cannot restore .* variables the target {TARGET}:0 needs"
     ):
         GraphFineTuner.from_builder(wider, slim_ckpt, TARGET, num_classes=3)
+
+
+def test_the_state_file_writer_and_reader_agree(tmp_path):
+    """write_state names a checkpoint relatively; read_state and resolve_checkpoint find it."""
+    from ftcore.graph.checkpoint_files import read_state, write_state
+
+    assert read_state(tmp_path) is None
+    write_state(tmp_path, "model.ckpt-7")
+    assert read_state(tmp_path) == str(tmp_path / "model.ckpt-7")
+    (tmp_path / "checkpoint").write_text("model_checkpoint_path: \x00 not a proto")
+    assert read_state(tmp_path) is None  # unreadable: resolve_checkpoint falls back to indexes
