@@ -10,7 +10,7 @@ from ftcore.graph.checkpoint_files import (
     read_checkpoint_value,
     resolve_checkpoint,
 )
-from ftcore.graph.finetune import GraphFineTuner, attach_head
+from ftcore.graph.finetune import GraphFineTuner, Restoring, Training, attach_head
 from ftcore.graph.names import list_nodes, list_tensors, list_variables
 from ftcore.graph.restore import (
     load_meta_graph,
@@ -26,6 +26,8 @@ from ftcore.graph.var_selection import ancestor_variables, filter_by_scopes
 __all__ = [
     "GraphFineTuner",
     "RestorePlan",
+    "Restoring",
+    "Training",
     "ancestor_variables",
     "attach_head",
     "checkpoint_contents",
