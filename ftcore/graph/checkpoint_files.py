@@ -1,4 +1,5 @@
-"""Find and read TF Saver checkpoints on disk, without building a graph.
+"""TF Saver checkpoints on disk, without building a graph: find and read them; write the
+``checkpoint`` state file and the backup links that ``GraphFineTuner.save`` uses.
 
 A checkpoint is a prefix (``dir/model.ckpt-42``) with ``.index`` and ``.data-*`` files, and
 usually a ``.meta`` graph and a ``checkpoint`` state file naming the newest one (its writer
@@ -64,6 +65,25 @@ def read_state(directory: str | os.PathLike) -> str | None:
     except (ValueError, tf.errors.OpError):  # an unreadable state file
         return None
     return state.model_checkpoint_path if state and state.model_checkpoint_path else None
+
+
+def link_previous(directory: Path, stem: str) -> str | None:
+    """Hard-link a complete existing checkpoint ``stem`` to ``<stem>.previous``; return that
+    name, or None if there is no such checkpoint. A backup that the state file already names
+    (a save interrupted while moving files in) is the complete one and is kept as it is."""
+    backup = f"{stem}.previous"
+    named = read_state(directory)
+    if named is not None and Path(named).name == backup:
+        return backup
+    if not (directory / f"{stem}.index").is_file():
+        return None
+    for f in directory.glob(f"{stem}.*"):
+        if f.name.startswith(backup):
+            continue
+        link = directory / (backup + f.name[len(stem) :])
+        link.unlink(missing_ok=True)
+        os.link(f, link)
+    return backup
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> str:

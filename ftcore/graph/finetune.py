@@ -36,7 +36,7 @@ import tensorflow as tf
 
 from ftcore.atomic import atomic_files
 from ftcore.errors import MismatchError, unknown_name
-from ftcore.graph.checkpoint_files import read_state, resolve_checkpoint, write_state
+from ftcore.graph.checkpoint_files import link_previous, resolve_checkpoint, write_state
 from ftcore.graph.names import op_name, resolve_tensor, variables_by_name
 from ftcore.graph.restore import find_meta, load_meta_graph, read_variable
 from ftcore.graph.restore_plan import (
@@ -427,7 +427,7 @@ class GraphFineTuner:
                 )
             stem = Path(saved).name
             (tmp / "tmp_state").unlink(missing_ok=True)  # Saver's own state file: ours follows
-            backup = _link_previous(directory, stem)
+            backup = link_previous(directory, stem)
             if backup:  # the state names the backup; the prefix has no index until the new one
                 write_state(directory, backup)
                 (directory / f"{stem}.index").unlink(missing_ok=True)
@@ -444,22 +444,3 @@ class GraphFineTuner:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _link_previous(directory: Path, stem: str) -> str | None:
-    """Hard-link a complete existing checkpoint ``stem`` to ``<stem>.previous``; return that
-    name, or None if there is no such checkpoint. A backup that the state file already names
-    (a save interrupted while moving files in) is the complete one and is kept as it is."""
-    backup = f"{stem}.previous"
-    named = read_state(directory)
-    if named is not None and Path(named).name == backup:
-        return backup
-    if not (directory / f"{stem}.index").is_file():
-        return None
-    for f in directory.glob(f"{stem}.*"):
-        if f.name.startswith(backup):
-            continue
-        link = directory / (backup + f.name[len(stem) :])
-        link.unlink(missing_ok=True)
-        os.link(f, link)
-    return backup
