@@ -23,6 +23,7 @@ maps each to its field (:data:`KEYWORDS`).
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,7 @@ class FitOptions:
     callbacks: Sequence[keras.callbacks.Callback] = ()
 
     def __post_init__(self) -> None:
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, numbers.Integral):
             raise TypeError(f"FitOptions.batch_size must be an int, got {self.batch_size!r}")
         if self.batch_size < 1:
             raise ValueError(f"FitOptions.batch_size must be at least 1, got {self.batch_size}")

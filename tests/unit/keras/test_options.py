@@ -91,6 +91,7 @@ def test_bad_fit_options_are_refused_when_made(kwargs, error, message):
 
 
 def test_values_are_frozen_and_normalised():
+    assert FitOptions(batch_size=np.int64(8)).batch_size == 8
     fit = FitOptions(metrics=["accuracy"], callbacks=[])
     assert fit.metrics == ("accuracy",) and fit.callbacks == ()
     assert Checkpointing("runs/c").dir.name == "c" and Logging("runs/l").tensorboard_dir.name == "l"
