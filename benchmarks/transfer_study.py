@@ -156,7 +156,12 @@ def keras_arm(
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.momentum = 0.9
         stage = Stage(
-            "scratch", train="all", epochs=b.scratch_epochs, learning_rate=1e-3, optimizer="adam"
+            "scratch",
+            train="all",
+            train_bn=True,  # from scratch: every BN trains
+            epochs=b.scratch_epochs,
+            learning_rate=1e-3,
+            optimizer="adam",
         )
         res = fine_tune(model, x, d.y_train, [stage], batch_size=BATCH)
         return {

@@ -10,7 +10,7 @@ from ftcore.graph.checkpoint_files import (
     read_checkpoint_value,
     resolve_checkpoint,
 )
-from ftcore.graph.finetune import GraphFineTuner, attach_head
+from ftcore.graph.finetune import GraphFineTuner, Restoring, Training, attach_head
 from ftcore.graph.names import (
     import_graph,
     list_nodes,
@@ -36,6 +36,8 @@ from ftcore.graph.var_selection import ancestor_variables, filter_by_scopes
 __all__ = [
     "GraphFineTuner",
     "RestorePlan",
+    "Restoring",
+    "Training",
     "ancestor_variables",
     "attach_head",
     "checkpoint_contents",

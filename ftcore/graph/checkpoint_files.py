@@ -1,7 +1,9 @@
-"""Find and read TF Saver checkpoints on disk, without building a graph.
+"""TF Saver checkpoints on disk, without building a graph: find and read them; write the
+``checkpoint`` state file and the backup links that ``GraphFineTuner.save`` uses.
 
 A checkpoint is a prefix (``dir/model.ckpt-42``) with ``.index`` and ``.data-*`` files, and
-usually a ``.meta`` graph and a ``checkpoint`` state file naming the newest one. Every
+usually a ``.meta`` graph and a ``checkpoint`` state file naming the newest one (its writer
+:func:`write_state` and reader :func:`read_state` are both here). Every
 function here accepts a directory, a prefix, or one of the checkpoint's files.
 
     >>> from ftcore_fixtures.build import ensure_built
@@ -24,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from ftcore.atomic import write_text
 from ftcore.errors import InvalidFileError, MissingFileError, first_line, unknown_name
 from ftcore.file_kinds import check_file
 from ftcore.graph.names import VarInfo
@@ -38,6 +41,51 @@ def _step(prefix: Path) -> int:
     return int(m.group(1)) if m else -1
 
 
+#: TF's state file in a checkpoint directory: it names the newest checkpoint.
+STATE_FILE = "checkpoint"
+
+
+def write_state(directory: str | os.PathLike, stem: str) -> Path:
+    """Point ``directory/checkpoint`` (TF's state file) at checkpoint ``stem``, atomically.
+
+    The name is relative (``save_relative_paths``), so a copied directory keeps working.
+    """
+    return write_text(
+        Path(directory) / STATE_FILE,
+        f'model_checkpoint_path: "{stem}"\nall_model_checkpoint_paths: "{stem}"\n',
+    )
+
+
+def read_state(directory: str | os.PathLike) -> str | None:
+    """The checkpoint path the state file of ``directory`` names (TF writes absolute paths;
+    ftcore's relative names come back joined to ``directory``), or None without a readable
+    state file."""
+    try:
+        state = tf.train.get_checkpoint_state(str(directory))
+    except (ValueError, tf.errors.OpError):  # an unreadable state file
+        return None
+    return state.model_checkpoint_path if state and state.model_checkpoint_path else None
+
+
+def link_previous(directory: Path, stem: str) -> str | None:
+    """Hard-link a complete existing checkpoint ``stem`` to ``<stem>.previous``; return that
+    name, or None if there is no such checkpoint. A backup that the state file already names
+    (a save interrupted while moving files in) is the complete one and is kept as it is."""
+    backup = f"{stem}.previous"
+    named = read_state(directory)
+    if named is not None and Path(named).name == backup:
+        return backup
+    if not (directory / f"{stem}.index").is_file():
+        return None
+    for f in directory.glob(f"{stem}.*"):
+        if f.name.startswith(backup):
+            continue
+        link = directory / (backup + f.name[len(stem) :])
+        link.unlink(missing_ok=True)
+        os.link(f, link)
+    return backup
+
+
 def resolve_checkpoint(path: str | os.PathLike) -> str:
     """The checkpoint prefix for a directory (newest checkpoint), a prefix or a checkpoint file.
 
@@ -48,12 +96,9 @@ def resolve_checkpoint(path: str | os.PathLike) -> str:
     """
     path = Path(path)
     if path.is_dir():
-        try:
-            state = tf.train.get_checkpoint_state(str(path))
-        except (ValueError, tf.errors.OpError):  # an unreadable state file: use the indexes
-            state = None
-        if state and state.model_checkpoint_path:
-            named = Path(state.model_checkpoint_path)  # absolute when TF wrote it
+        state = read_state(path)
+        if state is not None:  # else (none, or unreadable) use the indexes
+            named = Path(state)  # absolute when TF wrote it
             for candidate in (path / named.name, named if named.is_absolute() else path / named):
                 if Path(f"{candidate}.index").is_file():
                     return str(candidate)

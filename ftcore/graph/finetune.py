@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from ftcore.atomic import atomic_files, write_text
-from ftcore.errors import MismatchError
-from ftcore.graph.checkpoint_files import resolve_checkpoint
+from ftcore.atomic import atomic_files
+from ftcore.errors import MismatchError, unknown_name
+from ftcore.graph.checkpoint_files import link_previous, resolve_checkpoint, write_state
 from ftcore.graph.names import op_name, resolve_tensor, variables_by_name
 from ftcore.graph.restore import find_meta, load_meta_graph, read_variable
 from ftcore.graph.restore_plan import (
@@ -100,6 +100,47 @@ class Stage:
     variables: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Training:
+    """The first stage of a :class:`GraphFineTuner`: ``trainable_scopes`` (default: the head
+    scope) trained at ``learning_rate`` with ``optimizer(learning_rate)``; ``seed`` is the
+    graph's random seed (the head's initial weights)."""
+
+    learning_rate: float = 1e-2
+    optimizer: Callable[[float], v1.train.Optimizer] = v1.train.AdamOptimizer
+    trainable_scopes: Iterable[str] | str | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Restoring:
+    """How the base is restored: with ``strict=True`` every variable the target depends on
+    must be in the checkpoint with its shape and dtype; ``assignment_map`` renames
+    (checkpoint scope -> graph scope)."""
+
+    assignment_map: Mapping[str, str] | None = None
+    strict: bool = True
+
+
+def _options(
+    training: Training | None, restoring: Restoring | None, keywords: dict
+) -> tuple[Training, Restoring]:
+    """``training`` and ``restoring`` with their fields given as keywords folded in."""
+    groups = {"training": (training, Training), "restoring": (restoring, Restoring)}
+    fields = {f: g for g, (_, cls) in groups.items() for f in cls.__dataclass_fields__}
+    changes: dict[str, dict] = {"training": {}, "restoring": {}}
+    for name, value in keywords.items():
+        if name not in fields:
+            raise unknown_name("GraphFineTuner keyword", name, [*fields, *groups])
+        if groups[fields[name]][0] is not None:
+            raise TypeError(f"GraphFineTuner got both {fields[name]}= and {name}=; pass one")
+        changes[fields[name]][name] = value
+    return (
+        training or Training(**changes["training"]),
+        restoring or Restoring(**changes["restoring"]),
+    )
+
+
 def _batches(data, batch_size: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     if isinstance(data, tf.data.Dataset):
         yield from data.as_numpy_iterator()
@@ -133,53 +174,55 @@ class GraphFineTuner:
         input_name: str = "input",
         head: Head = linear_head,
         head_scope: str = HEAD_SCOPE,
-        learning_rate: float = 1e-2,
-        optimizer: Callable[[float], v1.train.Optimizer] = v1.train.AdamOptimizer,
-        assignment_map: Mapping[str, str] | None = None,
-        strict: bool = True,
-        trainable_scopes: Iterable[str] | str | None = None,
-        seed: int = 0,
+        training: Training | None = None,
+        restoring: Restoring | None = None,
         watch: int = 3,
+        **keywords,
     ) -> None:
         """Cut ``graph`` (already holding the base) at ``target``; restore from ``checkpoint``.
 
         ``checkpoint=None`` trains from scratch (every variable initialized). The new head is
-        ``head(target, num_classes)`` under ``head_scope``; the first stage trains
-        ``trainable_scopes`` (default: the head scope) at ``learning_rate``. With
-        ``strict=True`` every variable the target depends on must be in the checkpoint with
-        its shape and dtype; ``assignment_map`` renames (checkpoint scope -> graph scope).
-        ``watch`` frozen base weights get TensorBoard histograms.
+        ``head(target, num_classes)`` under ``head_scope``; ``training`` says what the first
+        stage trains and how (:class:`Training`), ``restoring`` how the base is restored
+        (:class:`Restoring`); their fields also work as keywords (``learning_rate=``,
+        ``seed=``, ``strict=``...). ``watch`` frozen base weights get TensorBoard histograms.
         """
-        self.graph, self.head_scope, self._optimizer = graph, head_scope, optimizer
+        training, restoring = _options(training, restoring, keywords)
+        self.graph, self.head_scope, self._optimizer = graph, head_scope, training.optimizer
         self.num_classes = num_classes
         self.stages: list[Stage] = []
         with graph.as_default():
-            v1.set_random_seed(seed)
-            self.inputs = resolve_tensor(graph, input_name)
-            self.target = resolve_tensor(graph, target)
-            if any(in_scope(op.name, head_scope) for op in graph.get_operations()):
-                raise MismatchError(f"the graph already has a scope {head_scope!r}; pick another")
-            self.var_list = ancestor_variables(graph, self.target)
-            self.logits = attach_head(self.target, head, num_classes=num_classes, scope=head_scope)
-            with tf.name_scope("finetune_train"):
-                self.labels = v1.placeholder(tf.int64, [None], name="labels")
-                self.loss = tf.reduce_mean(
-                    tf.nn.sparse_softmax_cross_entropy_with_logits(
-                        labels=self.labels, logits=self.logits
-                    ),
-                    name="loss",
-                )
-            self.global_step = v1.train.get_or_create_global_step()
-            self._increment = self.global_step.assign_add(1)
-            self._summaries = self._build_summaries(watch)
+            v1.set_random_seed(training.seed)
+            self._build(input_name, target, head, watch)
             self.session = v1.Session(graph=graph)
             self._train_op = None
             try:
-                self.plan = self._restore(checkpoint, assignment_map, strict)
-                self._add_stage(trainable_scopes or (head_scope,), learning_rate)
+                self.plan = self._restore(checkpoint, restoring.assignment_map, restoring.strict)
+                self._add_stage(training.trainable_scopes or (head_scope,), training.learning_rate)
             except BaseException:
                 self.session.close()
                 raise
+
+    def _build(self, input_name: str, target: str, head: Head, watch: int) -> None:
+        """The cut, the new head, the loss, the step counter and the summaries (in the graph)."""
+        graph, scope = self.graph, self.head_scope
+        self.inputs = resolve_tensor(graph, input_name)
+        self.target = resolve_tensor(graph, target)
+        if any(in_scope(op.name, scope) for op in graph.get_operations()):
+            raise MismatchError(f"the graph already has a scope {scope!r}; pick another")
+        self.var_list = ancestor_variables(graph, self.target)
+        self.logits = attach_head(self.target, head, num_classes=self.num_classes, scope=scope)
+        with tf.name_scope("finetune_train"):
+            self.labels = v1.placeholder(tf.int64, [None], name="labels")
+            self.loss = tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(
+                    labels=self.labels, logits=self.logits
+                ),
+                name="loss",
+            )
+        self.global_step = v1.train.get_or_create_global_step()
+        self._increment = self.global_step.assign_add(1)
+        self._summaries = self._build_summaries(watch)
 
     # -- construction --------------------------------------------------------------------
     @classmethod
@@ -195,8 +238,8 @@ class GraphFineTuner:
         """Method 1: import the checkpoint's ``.meta`` (or ``meta``), cut at ``target``, restore.
 
         The meta graph is safety-checked like :func:`~ftcore.graph.restore.load_meta_graph`
-        (``trust=True`` skips that); ``kwargs`` go to the constructor (``learning_rate``,
-        ``head``, ``head_scope``, ``assignment_map``, ``strict``, ``trainable_scopes``...).
+        (``trust=True`` skips that); ``kwargs`` go to the constructor (``head``,
+        ``head_scope``, ``training``, ``restoring`` or their fields: ``learning_rate``...).
         """
         prefix = resolve_checkpoint(checkpoint)
         graph = load_meta_graph(meta or find_meta(prefix), trust=trust)
@@ -384,11 +427,11 @@ class GraphFineTuner:
                 )
             stem = Path(saved).name
             (tmp / "tmp_state").unlink(missing_ok=True)  # Saver's own state file: ours follows
-            backup = _link_previous(directory, stem)
+            backup = link_previous(directory, stem)
             if backup:  # the state names the backup; the prefix has no index until the new one
-                _write_state(directory, backup)
+                write_state(directory, backup)
                 (directory / f"{stem}.index").unlink(missing_ok=True)
-        _write_state(directory, stem)
+        write_state(directory, stem)
         for f in directory.glob(f"{backup}.*") if backup else ():
             f.unlink()
         return str(directory / stem)
@@ -401,30 +444,3 @@ class GraphFineTuner:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _write_state(directory: Path, stem: str) -> None:
-    """Point ``directory/checkpoint`` (TF's state file) at ``stem``, atomically."""
-    write_text(
-        directory / "checkpoint",
-        f'model_checkpoint_path: "{stem}"\nall_model_checkpoint_paths: "{stem}"\n',
-    )
-
-
-def _link_previous(directory: Path, stem: str) -> str | None:
-    """Hard-link a complete existing checkpoint ``stem`` to ``<stem>.previous``; return that
-    name, or None if there is no such checkpoint. A backup that the state file already names
-    (a save interrupted while moving files in) is the complete one and is kept as it is."""
-    backup = f"{stem}.previous"
-    state = directory / "checkpoint"
-    if state.is_file() and f'model_checkpoint_path: "{backup}"' in state.read_text():
-        return backup
-    if not (directory / f"{stem}.index").is_file():
-        return None
-    for f in directory.glob(f"{stem}.*"):
-        if f.name.startswith(backup):
-            continue
-        link = directory / (backup + f.name[len(stem) :])
-        link.unlink(missing_ok=True)
-        os.link(f, link)
-    return backup

@@ -38,7 +38,6 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
-from google.protobuf.message import DecodeError
 
 from ftcore.errors import (
     InvalidFileError,
@@ -48,7 +47,6 @@ from ftcore.errors import (
     first_line,
     unknown_name,
 )
-from ftcore.file_kinds import KINDS, read_file
 from ftcore.graph.checkpoint_files import resolve_checkpoint
 from ftcore.graph.names import (
     import_graph,
@@ -58,7 +56,12 @@ from ftcore.graph.names import (
     resolve_variable,
 )
 from ftcore.graph.restore_plan import RestorePlan, plan_restore, restore_and_initialize
-from ftcore.graph.safety import CHECKPOINT_OPS, check_graph, load_graph_def
+from ftcore.graph.safety import (  # meta_allowed_ops, read_meta_graph_def: ftcore/app/cli.py
+    check_graph,
+    load_graph_def,
+    meta_allowed_ops,
+    read_meta_graph_def,
+)
 from ftcore.graph.var_selection import model_variables
 
 v1 = tf.compat.v1
@@ -107,44 +110,6 @@ class RestoredGraph:
 def read_variable(session: v1.Session, name: str) -> np.ndarray:
     """The value of the variable ``name`` in ``session``'s graph (never its resource handle)."""
     return session.run(resolve_variable(session.graph, name))
-
-
-#: Ops of saved training graphs besides inference ops: losses, regularizers, gradient
-#: bookkeeping and summaries. None of them touches files or runs code.
-TRAINING_OPS = frozenset(
-    """
-    L2Loss SparseSoftmaxCrossEntropyWithLogits SoftmaxCrossEntropyWithLogits
-    BroadcastGradientArgs DynamicStitch Unique UnsortedSegmentSum InTopKV2 DivNoNan
-    ScalarSummary HistogramSummary MergeSummary NoOp
-    """.split()
-)
-
-
-def meta_allowed_ops(graph_def) -> set[str]:
-    """Ops a saved graph legitimately holds besides inference ops: variables and the saver,
-    :data:`TRAINING_OPS`, gradient ops (``*Grad*``, ``*Backprop*``) and optimizer updates."""
-    types = {n.op for n in graph_def.node}
-    generated = {
-        t for t in types if "Grad" in t or "Backprop" in t or t.startswith("ResourceApply")
-    }
-    return set(CHECKPOINT_OPS) | TRAINING_OPS | generated
-
-
-def read_meta_graph_def(meta: str | os.PathLike) -> v1.MetaGraphDef:
-    """Parse a ``.meta`` file (nothing is imported or run): a missing, empty or non-MetaGraphDef
-    file raises :class:`~ftcore.errors.MissingFileError` / :class:`~ftcore.errors.InvalidFileError`.
-    :func:`meta_allowed_ops` tells which ops it may hold."""
-    data = read_file(meta, KINDS["meta"])
-    meta_def = v1.MetaGraphDef()
-    try:
-        meta_def.ParseFromString(data)
-    except (DecodeError, RuntimeError, ValueError) as e:
-        raise InvalidFileError(
-            f"{meta} is not a MetaGraphDef (.meta) file, or it is truncated: {e}"
-        ) from None
-    if not meta_def.graph_def.node:
-        raise InvalidFileError(f"{meta} is not a MetaGraphDef (.meta) file: its graph is empty")
-    return meta_def
 
 
 def load_meta_graph(meta: str | os.PathLike, trust: bool = False) -> tf.Graph:

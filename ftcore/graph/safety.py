@@ -9,6 +9,12 @@ file or network op TensorFlow adds next; the allow-list fails closed, and the ca
 extra ops explicitly (``allow_ops={"MyOp"}``) or to everything (``trust=True``).
 Refusals name the offending nodes and, for known dangerous ops, what they do.
 
+The whole policy lives here: frozen ``.pb`` files pass :data:`SAFE_OPS`; saved training
+graphs (``.meta``, read by :func:`read_meta_graph_def`) may also hold what
+:func:`meta_allowed_ops` admits (variables and the saver, losses, gradients, optimizer
+updates, summaries). :func:`ftcore.graph.restore.load_meta_graph` and :func:`load_graph_def`
+apply it before anything is imported.
+
     >>> import tensorflow as tf
     >>> g = tf.Graph()
     >>> with g.as_default():
@@ -25,6 +31,7 @@ from collections.abc import Iterable
 
 from google.protobuf.message import DecodeError
 from tensorflow.core.framework import graph_pb2
+from tensorflow.core.protobuf import meta_graph_pb2
 
 from ftcore.errors import InvalidFileError, UnsafeGraphError
 from ftcore.file_kinds import KINDS, read_file
@@ -100,6 +107,44 @@ CHECKPOINT_OPS: frozenset[str] = frozenset(
     TruncatedNormal RandomUniform RandomStandardNormal Assert
     """.split()
 )
+
+
+#: Ops of saved training graphs besides inference ops: losses, regularizers, gradient
+#: bookkeeping and summaries. None of them touches files or runs code.
+TRAINING_OPS = frozenset(
+    """
+    L2Loss SparseSoftmaxCrossEntropyWithLogits SoftmaxCrossEntropyWithLogits
+    BroadcastGradientArgs DynamicStitch Unique UnsortedSegmentSum InTopKV2 DivNoNan
+    ScalarSummary HistogramSummary MergeSummary NoOp
+    """.split()
+)
+
+
+def meta_allowed_ops(graph_def) -> set[str]:
+    """Ops a saved graph legitimately holds besides inference ops: variables and the saver,
+    :data:`TRAINING_OPS`, gradient ops (``*Grad*``, ``*Backprop*``) and optimizer updates."""
+    types = {n.op for n in graph_def.node}
+    generated = {
+        t for t in types if "Grad" in t or "Backprop" in t or t.startswith("ResourceApply")
+    }
+    return set(CHECKPOINT_OPS) | TRAINING_OPS | generated
+
+
+def read_meta_graph_def(meta: str | os.PathLike) -> meta_graph_pb2.MetaGraphDef:
+    """Parse a ``.meta`` file (nothing is imported or run): a missing, empty or non-MetaGraphDef
+    file raises :class:`~ftcore.errors.MissingFileError` / :class:`~ftcore.errors.InvalidFileError`.
+    :func:`meta_allowed_ops` tells which ops it may hold."""
+    data = read_file(meta, KINDS["meta"])
+    meta_def = meta_graph_pb2.MetaGraphDef()
+    try:
+        meta_def.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as e:
+        raise InvalidFileError(
+            f"{meta} is not a MetaGraphDef (.meta) file, or it is truncated: {e}"
+        ) from None
+    if not meta_def.graph_def.node:
+        raise InvalidFileError(f"{meta} is not a MetaGraphDef (.meta) file: its graph is empty")
+    return meta_def
 
 
 def unsafe_nodes(

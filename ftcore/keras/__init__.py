@@ -9,14 +9,18 @@ from ftcore.keras.compile_guard import CompileGuard, check_compiled, compile_mod
 from ftcore.keras.finetune import FineTuneResult, StageResult, fine_tune
 from ftcore.keras.head import attach_head, head_layers
 from ftcore.keras.optimizers import LayerwiseAdam, LayerwiseSGD, discriminative_multipliers
+from ftcore.keras.options import Checkpointing, FitOptions, Logging
 from ftcore.keras.stages import Stage, head_stage, unfreeze_stage
 from ftcore.keras.trainable import freeze, freeze_report, leaves, unfreeze, unfreeze_from
 
 __all__ = [
+    "Checkpointing",
     "CompileGuard",
     "FineTuneResult",
+    "FitOptions",
     "LayerwiseAdam",
     "LayerwiseSGD",
+    "Logging",
     "Stage",
     "StageResult",
     "attach_head",

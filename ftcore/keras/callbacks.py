@@ -7,8 +7,6 @@ head alone, while the checkpoint must hold the full model) and do not write atom
 
 from __future__ import annotations
 
-import io
-import json
 import os
 from pathlib import Path
 
@@ -16,9 +14,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ftcore.atomic import atomic_path, write_bytes
-from ftcore.errors import InvalidFileError
+from ftcore.atomic import atomic_path
 from ftcore.keras.head import in_head
+from ftcore.keras.resume import Progress, write_latest
 from ftcore.keras.trainable import leaves
 
 
@@ -45,46 +43,16 @@ class BestCheckpoint(keras.callbacks.Callback):
 
 
 class LatestCheckpoint(keras.callbacks.Callback):
-    """After each epoch, write the full model's weights, the optimizer state and
-    ``{"stage": i, "epoch": completed epochs}`` to ``directory`` (atomically)."""
+    """After each epoch, write ``latest.npz`` (:mod:`ftcore.keras.resume`): the full model's
+    weights, the optimizer state of the model being fit and the progress."""
 
     def __init__(self, target: keras.Model, directory: Path, stage: int, best: dict):
         super().__init__()
         self.target, self.dir, self.stage, self.best = target, Path(directory), stage, best
 
     def on_epoch_end(self, epoch, logs=None):
-        write_checkpoint(
-            self.dir, self.target, self.model.optimizer, self.stage, epoch + 1, self.best
-        )
-
-
-def write_checkpoint(
-    directory: Path, model: keras.Model, optimizer, stage: int, epoch: int, best: dict
-) -> None:
-    """Write ``latest.npz``: model weights, optimizer variables and the state
-    ``{"stage", "epoch", "best"}`` in one file, so one atomic rename commits all three."""
-    buf = io.BytesIO()
-    arrays = {f"w{i}": w for i, w in enumerate(model.get_weights())}
-    opt_vars = optimizer.variables if optimizer is not None and optimizer.built else []
-    arrays.update({f"o{i}": np.asarray(v.numpy()) for i, v in enumerate(opt_vars)})
-    state = {"stage": stage, "epoch": epoch, "best": best.get("value")}
-    np.savez(buf, state=np.array(json.dumps(state)), **arrays)
-    write_bytes(directory / "latest.npz", buf.getvalue())
-
-
-def read_checkpoint(directory: Path) -> tuple[dict, dict[str, np.ndarray]] | None:
-    """``(state, arrays)`` of the latest checkpoint in ``directory``, or None."""
-    path = Path(directory) / "latest.npz"
-    if not path.is_file():
-        return None
-    with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    if "state" not in arrays:
-        raise InvalidFileError(
-            f"{path} has no training state: not written by this version of ftcore's "
-            "fine_tune; remove it or run without resume=True"
-        )
-    return json.loads(str(arrays.pop("state"))), arrays
+        progress = Progress(self.stage, epoch + 1, self.best.get("value"))
+        write_latest(self.dir, self.target, progress, fitted=self.model)
 
 
 class TensorBoardLogger(keras.callbacks.Callback):

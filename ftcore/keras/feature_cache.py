@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from ftcore.keras.backbone import model_inputs
-from ftcore.keras.head import head_start
+from ftcore.keras.head import head_start, in_head
 from ftcore.keras.internals import trainable_capable_variables
 from ftcore.keras.trainable import leaves, trainable_flags
 
@@ -57,10 +57,9 @@ def cache_blockers(model: keras.Model, augment: object | None = None) -> list[st
     if k >= len(model.layers):
         return [f"model {model.name!r} has no head_* layers"]
     reasons = ["an augmentation function is applied to the inputs"] if augment else []
-    head_names = {layer.name for layer in model.layers[k:]}
     flags = trainable_flags(model)
     for path, layer in leaves(model):
-        if path.split("/", 1)[0] in head_names:
+        if in_head(model, path):
             continue
         trainable = flags[path]
         if trainable and trainable_capable_variables(layer):

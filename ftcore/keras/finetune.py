@@ -24,10 +24,8 @@ optionally with discriminative learning rates and ``train_bn``.
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import keras
 import numpy as np
@@ -39,12 +37,18 @@ from ftcore.keras.callbacks import (
     LatestCheckpoint,
     TensorBoardLogger,
     default_histogram_layers,
-    read_checkpoint,
-    write_checkpoint,
 )
 from ftcore.keras.compile_guard import CompileGuard, compile_model
 from ftcore.keras.feature_cache import cache_blockers, extract_features, fit_features, split_at_head
 from ftcore.keras.multi_worker import allow_multi_worker, is_multi_worker
+from ftcore.keras.options import Checkpointing, FitOptions, Logging, from_keywords
+from ftcore.keras.resume import (
+    Progress,
+    read_latest,
+    restore_optimizer,
+    restore_weights,
+    write_latest,
+)
 from ftcore.keras.stages import Stage
 from ftcore.keras.trainable import set_trainable_flags, trainable_flags
 
@@ -115,46 +119,32 @@ def fine_tune(
     x: np.ndarray,
     y: np.ndarray,
     stages: Sequence[Stage],
+    fit: FitOptions | None = None,
     *,
-    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
-    batch_size: int = 32,
-    loss=None,
-    metrics: Sequence = ("accuracy",),
-    cache_features: bool | str = "auto",
-    augment: Callable | None = None,
-    checkpoint_dir: str | os.PathLike | None = None,
-    resume: bool = False,
-    log_dir: str | os.PathLike | None = None,
-    histogram_layers: dict[str, keras.layers.Layer] | None = None,
+    checkpointing: Checkpointing | None = None,
+    logging: Logging | None = None,
     strategy: tf.distribute.Strategy | None = None,
-    callbacks: Sequence[keras.callbacks.Callback] = (),
-    shuffle: bool = True,
-    verbose: int = 0,
+    **keywords,
 ) -> FineTuneResult:
     """Train ``model`` (in place) through ``stages``; see the module docstring for an example.
 
     - Every stage sets its trainable flags, then compiles a fresh optimizer (no stale state).
-    - ``cache_features``: ``"auto"`` trains head-only stages on cached base outputs when
-      :func:`ftcore.keras.feature_cache.cache_blockers` finds nothing against it (else it trains
-      through the base); ``True`` raises instead of falling back; ``False`` never caches.
-    - ``augment(batch) -> batch`` is applied to training inputs (and disables caching).
-    - ``checkpoint_dir``: ``best.keras`` (best ``val_loss``, else ``loss``) and ``latest.npz``
-      after every epoch; ``resume=True`` continues from ``latest`` (stage, epoch, optimizer).
-    - ``log_dir``: TensorBoard loss/metrics per stage (``<log_dir>/<i>_<stage>``) and weight
-      histograms (``<log_dir>/weights``) of ``histogram_layers`` (default: a few base layers
-      and the head).
+    - ``fit``, ``checkpointing``, ``logging``: see :mod:`ftcore.keras.options`. The older
+      keywords (``batch_size=``, ``validation_data=``, ``checkpoint_dir=``, ``resume=``,
+      ``log_dir=``, ``verbose=``...) set the same fields (:data:`~ftcore.keras.options.KEYWORDS`).
     - ``strategy``: a ``tf.distribute`` strategy; a model built outside its scope is cloned
       into it, trained there, and its weights copied back into ``model``. Under a
       ``MultiWorkerMirroredStrategy`` (one process per worker, same call, ``TF_CONFIG``) every
       worker ends with the same weights (see :mod:`ftcore.keras.multi_worker`).
 
-    Raises EmptyDataError, MismatchError (input/label/head shapes), FtcoreError (caching
-    forced but invalid).
+    Raises EmptyDataError, MismatchError (input/label/head shapes, a resumed checkpoint that
+    does not fit), FtcoreError (caching forced but invalid).
     """
+    fit, checkpointing, logging = from_keywords(fit, checkpointing, logging, keywords)
     default_loss = _check_data(model, x, y, "training")
-    if validation_data is not None:
-        _check_data(model, *validation_data, "validation")
-    loss = loss or default_loss
+    if fit.validation_data is not None:
+        _check_data(model, *fit.validation_data, "validation")
+    fit = replace(fit, loss=fit.loss or default_loss)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         work = model
@@ -162,82 +152,77 @@ def fine_tune(
             work = keras.models.clone_model(model)
             work.set_weights(model.get_weights())
             set_trainable_flags(work, trainable_flags(model))
-        options = _Options(
-            validation_data=validation_data,
-            batch_size=batch_size,
-            loss=loss,
-            metrics=tuple(metrics),
-            cache_features=cache_features,
-            augment=augment,
-            checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir is not None else None,
-            resume=resume,
-            log_dir=Path(log_dir) if log_dir is not None else None,
-            histogram_layers=histogram_layers,
-            callbacks=tuple(callbacks),
-            shuffle=shuffle,
-            verbose=verbose,
-        )
-        result = _run_stages(work, x, y, stages, options)
+        result = _Loop(work, x, y, fit, checkpointing, logging).run(stages)
     if work is not model:
         model.set_weights(work.get_weights())
         set_trainable_flags(model, trainable_flags(work))
-        compile_model(model, stages[-1].make_optimizer(model) if stages else "sgd", loss, metrics)
+        last = stages[-1].make_optimizer(model) if stages else "sgd"
+        compile_model(model, last, fit.loss, fit.metrics)
     result.model = model
     return result
 
 
-@dataclass(frozen=True)
-class _Options:
-    """:func:`fine_tune`'s keyword options, handed to the loop as one value."""
+@dataclass
+class _Fit:
+    """What one stage fits: the model (the whole one, or the head on cached features) and
+    its inputs."""
 
-    validation_data: tuple[np.ndarray, np.ndarray] | None
-    batch_size: int
-    loss: object
-    metrics: tuple
-    cache_features: bool | str
-    augment: Callable | None
-    checkpoint_dir: Path | None
-    resume: bool
-    log_dir: Path | None
-    histogram_layers: dict[str, keras.layers.Layer] | None
-    callbacks: tuple
-    shuffle: bool
-    verbose: int
+    model: keras.Model
+    x: np.ndarray
+    validation_data: tuple | None
+    cached: bool
+    blockers: list[str]
 
 
-def _run_stages(model, x, y, stages: Sequence[Stage], o: _Options) -> FineTuneResult:
-    result = FineTuneResult(model)
-    ckpt = o.checkpoint_dir
-    if o.resume and ckpt is None:
-        raise TypeError("resume=True needs checkpoint_dir")
-    best: dict = {}
-    start_stage, start_epoch, saved = 0, 0, None
-    if o.resume and ckpt is not None:
-        found = read_checkpoint(ckpt)
-        if found is not None:
-            state, saved = found
-            start_stage, start_epoch = state["stage"], state["epoch"]
-            if state.get("best") is not None:
-                best["value"] = state["best"]
-            weights = [
-                saved[k]
-                for k in sorted((k for k in saved if k[0] == "w"), key=lambda k: int(k[1:]))
-            ]
-            try:
-                model.set_weights(weights)
-            except ValueError as e:
-                raise MismatchError(
-                    f"checkpoint {ckpt / 'latest.npz'} does not fit model {model.name!r}: {e}"
-                ) from e
-    step, writers = [0], {}
-    layers = o.histogram_layers or default_histogram_layers(model)
-    monitor = "val_loss" if o.validation_data is not None else "loss"
-    for i, stage in enumerate(stages):
-        if i < start_stage or (i == start_stage and start_epoch >= stage.epochs):
-            stage.apply(model)
-            result.stages.append(StageResult(stage.name, {}, False, [], [], skipped=True))
-            continue
-        trained = stage.apply(model)
+class _Loop:
+    """The stages run one after another; one method per step, state shared across stages."""
+
+    def __init__(self, model, x, y, fit: FitOptions, ck: Checkpointing | None, log: Logging):
+        self.model, self.x, self.y, self.fit, self.ck, self.log = model, x, y, fit, ck, log
+        self.best: dict = {}  # the best monitored value so far, shared by the checkpoints
+        self.step, self.writers = [0], {}  # TensorBoard: epochs so far, one writer per dir
+        self.layers = log.histogram_layers or default_histogram_layers(model)
+        self.monitor = "val_loss" if fit.validation_data is not None else "loss"
+        self.start_stage, self.start_epoch, self.latest = 0, 0, None
+
+    def run(self, stages: Sequence[Stage]) -> FineTuneResult:
+        if self.ck is not None and self.ck.resume:
+            self._resume()
+        result = FineTuneResult(self.model)
+        for i, stage in enumerate(stages):
+            done = i < self.start_stage or (
+                i == self.start_stage and self.start_epoch >= stage.epochs
+            )
+            if done:
+                stage.apply(self.model)
+                result.stages.append(StageResult(stage.name, {}, False, [], [], skipped=True))
+            else:
+                result.stages.append(self._stage(i, stage))
+        return result
+
+    def _resume(self) -> None:
+        self.latest = read_latest(self.ck.dir)
+        if self.latest is not None:
+            restore_weights(self.model, self.latest)
+            progress = self.latest.progress
+            self.start_stage, self.start_epoch = progress.stage, progress.epoch
+            if progress.best is not None:
+                self.best["value"] = progress.best
+
+    def _stage(self, i: int, stage: Stage) -> StageResult:
+        trained = stage.apply(self.model)
+        f = self._prepare(stage)
+        initial_epoch = self.start_epoch if i == self.start_stage else 0
+        if self.latest is not None and i == self.start_stage and initial_epoch > 0:
+            restore_optimizer(self.model, f.model, self.latest)
+        history = self._fit(f, stage, initial_epoch, self._callbacks(i, stage))
+        if self.ck is not None:
+            write_latest(self.ck.dir, self.model, Progress(i + 1, 0, self.best.get("value")))
+        return StageResult(stage.name, dict(history), f.cached, f.blockers, trained)
+
+    def _prepare(self, stage: Stage) -> _Fit:
+        """Compile this stage's optimizer; with caching, the head model and its features."""
+        o, model = self.fit, self.model
         blockers = cache_blockers(model, o.augment)
         if o.cache_features is True and blockers:
             raise FtcoreError(
@@ -245,76 +230,63 @@ def _run_stages(model, x, y, stages: Sequence[Stage], o: _Options) -> FineTuneRe
             )
         cached = o.cache_features in (True, "auto") and not blockers
         compile_model(model, stage.make_optimizer(model), o.loss, o.metrics)
-        fit_model, fx, fval = model, x, o.validation_data
+        f = _Fit(model, self.x, o.validation_data, cached, blockers)
         multi_worker = is_multi_worker(tf.distribute.get_strategy())
         if cached:
-            base, fit_model = split_at_head(model)
+            base, f.model = split_at_head(model)
             if multi_worker:
                 allow_multi_worker(base)
-            fx = extract_features(base, x, o.batch_size)
+            f.x = extract_features(base, self.x, o.batch_size)
             if o.validation_data is not None:
-                fval = (
-                    extract_features(base, o.validation_data[0], o.batch_size),
-                    o.validation_data[1],
-                )
-            compile_model(fit_model, stage.make_optimizer(model), o.loss, o.metrics)
+                vx, vy = o.validation_data
+                f.validation_data = (extract_features(base, vx, o.batch_size), vy)
+            compile_model(f.model, stage.make_optimizer(model), o.loss, o.metrics)
         if multi_worker:
-            allow_multi_worker(fit_model)
-        initial_epoch = start_epoch if i == start_stage else 0
-        if saved is not None and i == start_stage and initial_epoch > 0:
-            _restore_optimizer(fit_model, saved)
+            allow_multi_worker(f.model)
+        return f
+
+    def _callbacks(self, i: int, stage: Stage) -> list:
         cbs: list = [CompileGuard()]
-        if ckpt is not None:
-            cbs.append(LatestCheckpoint(model, ckpt, i, best))
-            cbs.append(BestCheckpoint(model, ckpt / "best.keras", monitor, best))
-        if o.log_dir is not None:
-            cbs.append(TensorBoardLogger(o.log_dir, f"{i}_{stage.name}", layers, step, writers))
-        cbs.extend(o.callbacks)
-        if cached and not tf.distribute.has_strategy():
-            history = fit_features(
-                fit_model,
-                fx,
-                y,
+        if self.ck is not None:
+            cbs.append(LatestCheckpoint(self.model, self.ck.dir, i, self.best))
+            cbs.append(
+                BestCheckpoint(self.model, self.ck.dir / "best.keras", self.monitor, self.best)
+            )
+        if self.log.tensorboard_dir is not None:
+            run = f"{i}_{stage.name}"
+            cbs.append(
+                TensorBoardLogger(
+                    self.log.tensorboard_dir, run, self.layers, self.step, self.writers
+                )
+            )
+        return cbs + list(self.fit.callbacks)
+
+    def _fit(self, f: _Fit, stage: Stage, initial_epoch: int, cbs: list) -> dict:
+        o = self.fit
+        if f.cached and not tf.distribute.has_strategy():
+            return fit_features(
+                f.model,
+                f.x,
+                self.y,
                 epochs=stage.epochs,
                 batch_size=o.batch_size,
                 initial_epoch=initial_epoch,
                 shuffle=o.shuffle,
-                validation_data=fval,
+                validation_data=f.validation_data,
                 callbacks=cbs,
             )
-        else:
-            train = (
-                fx if o.augment is None else _augmented(fx, y, o.augment, o.batch_size, o.shuffle)
-            )
-            history = fit_model.fit(
-                train,
-                y if o.augment is None else None,
-                batch_size=o.batch_size if o.augment is None else None,
-                epochs=stage.epochs,
-                initial_epoch=initial_epoch,
-                validation_data=fval,
-                shuffle=o.shuffle and o.augment is None,  # the augmented dataset is shuffled
-                callbacks=cbs,
-                verbose=o.verbose,
-            ).history
-        if ckpt is not None:
-            write_checkpoint(ckpt, model, None, i + 1, 0, best)
-        result.stages.append(StageResult(stage.name, dict(history), cached, blockers, trained))
-    return result
-
-
-def _restore_optimizer(fit_model: keras.Model, saved: dict) -> None:
-    opt = fit_model.optimizer
-    if not opt.built:
-        opt.build(fit_model.trainable_variables)
-    values = [saved[f"o{i}"] for i in range(len(opt.variables)) if f"o{i}" in saved]
-    if len(values) != len(opt.variables):
-        raise MismatchError(
-            f"checkpoint holds {len(values)} optimizer variables, the stage's optimizer has "
-            f"{len(opt.variables)}: it was written by a different stage plan"
-        )
-    for var, value in zip(opt.variables, values, strict=True):
-        var.assign(value)
+        plain = o.augment is None
+        return f.model.fit(
+            f.x if plain else _augmented(f.x, self.y, o.augment, o.batch_size, o.shuffle),
+            self.y if plain else None,
+            batch_size=o.batch_size if plain else None,
+            epochs=stage.epochs,
+            initial_epoch=initial_epoch,
+            validation_data=f.validation_data,
+            shuffle=o.shuffle and plain,  # the augmented dataset is shuffled
+            callbacks=cbs,
+            verbose=self.log.verbose,
+        ).history
 
 
 def _augmented(x, y, augment, batch_size, shuffle) -> tf.data.Dataset:

@@ -116,21 +116,21 @@ def attach_head(
     return keras.Model(model_inputs(base), outputs, name=name or f"{base.name}_finetune")
 
 
-def is_head(layer: keras.layers.Layer) -> bool:
-    """True for layers ftcore attached as (part of) the head."""
-    return layer.name.startswith(HEAD_PREFIX)
+def head_start(model: keras.Model) -> int:
+    """Index in ``model.layers`` of the first ``head_*`` layer (``len(model.layers)`` if none).
+
+    The one definition of the head: every top-level layer from this one on.
+    """
+    names = [layer.name.startswith(HEAD_PREFIX) for layer in model.layers]
+    return names.index(True) if True in names else len(names)
+
+
+def head_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The top-level head layers of ``model``, in order (see :func:`head_start`)."""
+    return model.layers[head_start(model) :]
 
 
 def in_head(model: keras.Model, path: str) -> bool:
     """True if the leaf at ``path`` (see :func:`ftcore.keras.trainable.leaves`) is in the head."""
-    return is_head(model.get_layer(path.split("/", 1)[0]))
-
-
-def head_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """The top-level head layers of ``model``, in order."""
-    return [layer for layer in model.layers if is_head(layer)]
-
-
-def head_start(model: keras.Model) -> int:
-    """Index in ``model.layers`` of the first head layer (``len(model.layers)`` if none)."""
-    return next((i for i, layer in enumerate(model.layers) if is_head(layer)), len(model.layers))
+    top = [layer.name for layer in model.layers].index(path.split("/", 1)[0])
+    return top >= head_start(model)

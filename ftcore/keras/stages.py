@@ -2,7 +2,8 @@
 
 Stage 1 (:func:`head_stage`) trains the head (the seed: SGD, lr 0.01); stage 2
 (:func:`unfreeze_stage`) trains every layer from a given one on at a lower rate (1e-4),
-optionally with discriminative learning rates and ``train_bn``. The loop that runs them is
+optionally with discriminative learning rates. BatchNormalization follows one rule
+(``train_bn``, :mod:`ftcore.keras.trainable`). The loop that runs them is
 :func:`ftcore.keras.finetune.fine_tune`.
 """
 
@@ -17,6 +18,7 @@ from ftcore.keras.optimizers import LayerwiseAdam, LayerwiseSGD, discriminative_
 from ftcore.keras.trainable import (
     FreezeReport,
     Selector,
+    bn_rule,
     first_leaf_from,
     freeze_report,
     leaves,
@@ -41,12 +43,10 @@ class Stage:
     ``discriminative``: lowest LR multiplier for the earliest trainable base layer (geometric
     up to 1 at the head) or ``{variable path: multiplier}``.
 
-    ``train_bn``: ``None`` (default) keeps BatchNormalization layers frozen in an
-    ``unfreeze_from`` stage (the Keras guide's advice: a trainable BN normalises with the small
-    fine-tuning batches and overwrites its moving statistics) and follows ``train`` otherwise
-    (``train="all"`` trains them, as from-scratch training should); ``True`` makes every BN
-    layer trainable (affine parameters train, batch statistics, moving statistics update), as
-    fastai's ``train_bn``; ``False`` freezes every BN layer.
+    ``train_bn``: the pretrained BatchNormalization layers stay frozen (``False``, the
+    default) or all train (``True``), whatever ``train`` selects; head BN layers follow the
+    selection. The rule and why: :mod:`ftcore.keras.trainable` (shared with ``freeze`` and
+    ``unfreeze_from``).
     """
 
     name: str
@@ -56,9 +56,14 @@ class Stage:
     optimizer: str = "sgd"
     learning_rate: float = 0.01
     discriminative: float | dict[str, float] | None = None
-    train_bn: bool | None = None
+    train_bn: bool = False
 
     def __post_init__(self) -> None:  # a typo fails here, not after the stages before it ran
+        if not isinstance(self.train_bn, bool):
+            raise TypeError(
+                f"stage {self.name!r}: train_bn must be True or False, got {self.train_bn!r} "
+                "(one rule for BatchNormalization: see ftcore.keras.trainable)"
+            )
         if self.optimizer not in OPTIMIZERS:
             raise unknown_name(
                 "optimizer", self.optimizer, OPTIMIZERS, where=f"stage {self.name!r}"
@@ -79,12 +84,8 @@ class Stage:
             on = set(order[order.index(first) :])
         else:
             on = set(select(model, self.train)) if self.train is not None else set()
-        bn = {p for p, layer in leaves(model) if isinstance(layer, keras.layers.BatchNormalization)}
-        if self.train_bn:
-            on |= bn
-        elif self.train_bn is False or self.unfreeze_from is not None:
-            on -= bn
-        return [p for p in order if p in on]
+        flags = bn_rule(model, {p: p in on for p in order}, self.train_bn)
+        return [p for p in order if flags[p]]
 
     def apply(self, model: keras.Model) -> list[str]:
         """Set ``model``'s trainable flags for this stage; return the trainable leaf paths."""

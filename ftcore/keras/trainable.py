@@ -13,6 +13,21 @@ so unfreezing part of a nested backbone works (Keras cascades ``trainable`` down
 A layer with ``trainable=False`` runs in inference mode in Keras 3, so a frozen
 BatchNormalization uses and keeps its moving statistics.
 
+**BatchNormalization: one rule** (:func:`bn_rule`), shared by :func:`freeze`,
+:func:`unfreeze_from` and :class:`~ftcore.keras.stages.Stage`. ``train_bn`` decides for the
+pretrained BatchNormalization layers (those before the head), whatever the selection says:
+
+- ``train_bn=False`` (the default) keeps every one frozen: inference mode, moving statistics
+  and affine parameters unchanged, also inside a part that unfreezes. This is the Keras
+  transfer-learning guide's advice for pretrained nets: a trainable BN normalises with the
+  small fine-tuning batches and overwrites the statistics the pretrained weights rely on.
+- ``train_bn=True`` makes every one trainable, also in a frozen part (fastai's and
+  Lightning's ``train_bn``): affine parameters train, batch statistics in training, moving
+  statistics update. Training from scratch wants this (``Stage(train="all", train_bn=True)``).
+
+Head layers, BN included, follow the selection: they are new and have no statistics to
+protect. :func:`freeze` touches only the layers it selects, so the rule applies to those.
+
     >>> import keras
     >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="a"),
     ...                       keras.layers.Dense(2, name="head_out")])
@@ -35,7 +50,7 @@ import keras
 
 from ftcore.errors import unknown_name
 from ftcore.keras.backbone import iter_layers
-from ftcore.keras.head import head_start, is_head
+from ftcore.keras.head import head_start, in_head
 from ftcore.keras.internals import trainable_capable_variables
 from ftcore.text_table import format_table
 
@@ -166,25 +181,40 @@ def set_trainable_flags(model: keras.Model, flags: dict[str, bool]) -> None:
     apply(model, "")
 
 
-def _is_bn(layer: keras.layers.Layer) -> bool:
-    return isinstance(layer, keras.layers.BatchNormalization)
+def base_batchnorm(model: keras.Model) -> list[str]:
+    """Leaf paths of the BatchNormalization layers before the head (the pretrained ones)."""
+    return [
+        p
+        for p, layer in leaves(model)
+        if isinstance(layer, keras.layers.BatchNormalization) and not in_head(model, p)
+    ]
+
+
+def bn_rule(model: keras.Model, flags: dict[str, bool], train_bn: bool = False) -> dict[str, bool]:
+    """``flags`` (leaf path -> trainable) with the BatchNormalization rule applied: every
+    pretrained BN layer among ``flags`` gets ``train_bn`` (see the module docstring).
+
+    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.BatchNormalization(name="bn"),
+    ...                       keras.layers.Dense(1, name="head_o")])
+    >>> bn_rule(m, {"bn": True, "head_o": True}), bn_rule(m, {"head_o": False}, train_bn=True)
+    ({'bn': False, 'head_o': True}, {'head_o': False})
+    """
+    return {**flags, **{p: train_bn for p in base_batchnorm(model) if p in flags}}
 
 
 def freeze(model: keras.Model, selector: Selector = "base", *, train_bn: bool = False) -> list[str]:
-    """Freeze the selected layers (default: everything before the head); return their paths.
-
-    With ``train_bn=True`` BatchNormalization layers stay trainable (fastai's ``train_bn``):
-    their affine parameters train and, being trainable, they run in training mode.
+    """Freeze the selected layers (default: everything before the head); return the paths
+    frozen. ``train_bn=True`` leaves the selected pretrained BN layers trainable (the
+    BatchNormalization rule in the module docstring).
 
     >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, name="a"),
     ...                       keras.layers.Dense(1, name="head_o")])
     >>> freeze(m), unfreeze(m, "a"), unfreeze_from(m, "head_o")
     (['a'], ['a'], ['head_o'])
     """
-    layers = dict(leaves(model))
-    paths = [p for p in select(model, selector) if not (train_bn and _is_bn(layers[p]))]
-    set_trainable_flags(model, dict.fromkeys(paths, False))
-    return paths
+    flags = bn_rule(model, dict.fromkeys(select(model, selector), False), train_bn)
+    set_trainable_flags(model, flags)
+    return [p for p, on in flags.items() if not on]
 
 
 def unfreeze(model: keras.Model, selector: Selector = "all") -> list[str]:
@@ -204,7 +234,9 @@ def first_leaf_from(model: keras.Model, start: int | str) -> str | None:
 
 
 def unfreeze_from(model: keras.Model, start: int | str, *, train_bn: bool = False) -> list[str]:
-    """Make layers from ``start`` on trainable (the seed's ``model.layers[80:]``), freeze the rest.
+    """Make layers from ``start`` on trainable (the seed's ``model.layers[80:]``), freeze the
+    rest; pretrained BN layers follow ``train_bn`` (the BatchNormalization rule in the module
+    docstring).
 
     ``start`` is an index into ``model.layers`` or a layer name / nested path; for a nested
     backbone the leaf order is used, so ``"mobilenet_0.25_32/conv_dw_12"`` unfreezes from there.
@@ -212,11 +244,8 @@ def unfreeze_from(model: keras.Model, start: int | str, *, train_bn: bool = Fals
     """
     order = [p for p, _ in leaves(model)]
     k = order.index(first) if (first := first_leaf_from(model, start)) else len(order)
-    flags = {p: i >= k for i, p in enumerate(order)}
+    flags = bn_rule(model, {p: i >= k for i, p in enumerate(order)}, train_bn)
     set_trainable_flags(model, flags)
-    if train_bn:
-        freeze_bn_kept = {p: True for p, layer in leaves(model) if _is_bn(layer)}
-        set_trainable_flags(model, freeze_bn_kept)
     return [p for p, on in trainable_flags(model).items() if on]
 
 
@@ -287,7 +316,8 @@ def freeze_report(model: keras.Model, next_trainable: Selector | None = None) ->
     nxt = set(select(model, next_trainable)) if next_trainable is not None else None
     rows = []
     for i, (path, layer) in enumerate(leaves(model)):
-        if not layer.weights and not is_head(layer):
+        head = in_head(model, path)
+        if not layer.weights and not head:
             continue
         on = flags[path]
         rows.append(
@@ -300,7 +330,7 @@ def freeze_report(model: keras.Model, next_trainable: Selector | None = None) ->
                 trainable_capable=_n(trainable_capable_variables(layer)),
                 trainable=on,
                 trains_next=(path in nxt) if nxt is not None else on,
-                head=is_head(layer),
+                head=head,
             )
         )
     return FreezeReport(tuple(rows))

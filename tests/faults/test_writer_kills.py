@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from ftcore.errors import InvalidFileError
 from ftcore.graph.checkpoint_files import resolve_checkpoint
-from ftcore.keras.callbacks import read_checkpoint
+from ftcore.keras.resume import read_latest, restore_weights
 from ftcore.sidecar import read_sidecar
 from tests.faults.writers import KERAS_EPOCHS, KERAS_SPEC
 from tests.helpers.faults import (
@@ -97,16 +97,13 @@ def test_freeze_killed_leaves_old_or_new_export(tmp_path, ckpts):
 
 def _check_keras_checkpoint(directory):
     """Both files load completely: the weights fit the model, the state is there."""
-    state, arrays = read_checkpoint(directory)
-    assert {"stage", "epoch", "best"} <= set(state)
-    model = build_net(KERAS_SPEC, seed=None)
-    assert sum(k.startswith("w") for k in arrays) == len(model.get_weights())
+    latest = read_latest(directory)
+    restore_weights(build_net(KERAS_SPEC, seed=None), latest)  # every variable, by path
     keras.models.load_model(directory / "best.keras")
     # (stage i, all its epochs) is (stage i + 1, 0): a kill between the last epoch's
     # checkpoint and the end-of-stage one leaves the first, and resuming keeps it
-    if state["epoch"] >= KERAS_EPOCHS:
-        return state["stage"] + 1, 0
-    return state["stage"], state["epoch"]
+    stage, epoch = latest.progress.stage, latest.progress.epoch
+    return (stage + 1, 0) if epoch >= KERAS_EPOCHS else (stage, epoch)
 
 
 def test_keras_checkpoints_killed_stay_loadable_and_resume(tmp_path):

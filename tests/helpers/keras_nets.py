@@ -89,3 +89,13 @@ def changed(before: dict, after: dict) -> dict[str, dict[str, bool]]:
         path: {name: not np.array_equal(value, after[path][name]) for name, value in vs.items()}
         for path, vs in before.items()
     }
+
+
+#: Two dense blocks (the second with BatchNormalization) and a dense head: the small net of
+#: the loop's tests.
+TINY = {"kind": "dense", "blocks": [(3, False, False), (3, True, False)], "head_bn": False}
+
+
+def tiny_net(seed: int | None = 0) -> keras.Model:
+    """``build_net(TINY)``: layers b0_dense, b1_dense, b1_bn and the head."""
+    return build_net(TINY, seed)

@@ -221,3 +221,41 @@ def test_bad_targets_scopes_and_checkpoints_are_clear_errors(slim_ckpt):
         MismatchError, match=f"cannot restore .* variables the target {TARGET}:0 needs"
     ):
         GraphFineTuner.from_builder(wider, slim_ckpt, TARGET, num_classes=3)
+
+
+def test_the_state_file_writer_and_reader_agree(tmp_path):
+    """write_state names a checkpoint relatively; read_state and resolve_checkpoint find it."""
+    from ftcore.graph.checkpoint_files import read_state, write_state
+
+    assert read_state(tmp_path) is None
+    write_state(tmp_path, "model.ckpt-7")
+    assert read_state(tmp_path) == str(tmp_path / "model.ckpt-7")
+    (tmp_path / "checkpoint").write_text("model_checkpoint_path: \x00 not a proto")
+    assert read_state(tmp_path) is None  # unreadable: resolve_checkpoint falls back to indexes
+
+
+def test_training_and_restoring_values_train_as_their_keywords(slim_ckpt):
+    """``training=Training(...)`` and the older keywords build and train the same model."""
+    from ftcore.graph import Restoring, Training
+
+    runs = []
+    for kwargs in (
+        {"learning_rate": HEAD_LR, "seed": 3, "strict": True},
+        {"training": Training(learning_rate=HEAD_LR, seed=3), "restoring": Restoring()},
+    ):
+        with GraphFineTuner.from_meta(slim_ckpt, TARGET, num_classes=3, **kwargs) as ft:
+            losses = ft.fit((X, Y), steps=2, batch_size=8)
+            runs.append((losses, ft.value(f"{HEAD_SCOPE}/weights")))
+    np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-6)
+    np.testing.assert_allclose(runs[0][1], runs[1][1], rtol=1e-6, atol=1e-7)
+
+
+def test_graph_fine_tuner_keywords_are_checked_before_any_graph_work():
+    from ftcore.graph import Training
+
+    with pytest.raises(
+        UnknownNameError, match="GraphFineTuner keyword 'learning_rat'.*'learning_rate'"
+    ):
+        GraphFineTuner(tf.Graph(), None, "x", 2, learning_rat=0.1)
+    with pytest.raises(TypeError, match="both training= and seed="):
+        GraphFineTuner(tf.Graph(), None, "x", 2, training=Training(), seed=1)

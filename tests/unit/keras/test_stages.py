@@ -35,18 +35,23 @@ def model():
 @pytest.mark.parametrize(
     ("stage", "trains"),
     [
-        (Stage("s"), HEAD),  # train="head"; BN follows the selection
+        # one BatchNormalization rule: the pretrained b0_bn follows train_bn (default False),
+        # the head's head_bn follows the selection
+        (Stage("s"), HEAD),  # train="head"
         (head_stage(), HEAD),
         (head_stage(train_bn=True), ["b0_bn", *HEAD]),
-        (head_stage(train_bn=False), without(HEAD, "head_bn")),
-        (Stage("s", train="all"), ALL),  # from scratch: BN trains
+        (head_stage(train_bn=False), HEAD),
+        (Stage("s", train="all"), without(ALL, "b0_bn")),  # fine-tuning: pretrained BN frozen
+        (Stage("s", train="all", train_bn=True), ALL),  # from scratch: every BN trains
         (Stage("s", train=None), []),
-        (Stage("s", train=None, train_bn=True), ["b0_bn", "head_bn"]),
+        (Stage("s", train=None, train_bn=True), ["b0_bn"]),
         (Stage("s", train=["b0_dense", "head_logits"]), ["b0_dense", "head_logits"]),
-        (unfreeze_stage("b1_dense"), without(FROM_B1, "head_bn")),  # BN kept frozen
-        (unfreeze_stage(ALL.index("b1_dense")), without(FROM_B1, "head_bn")),
+        (Stage("s", train=["b0_bn", "head_bn"]), ["head_bn"]),
+        (unfreeze_stage("b1_dense"), FROM_B1),
+        (unfreeze_stage(ALL.index("b1_dense")), FROM_B1),
         (unfreeze_stage("b1_dense", train_bn=True), ["b0_bn", *FROM_B1]),
-        (unfreeze_stage(0, train_bn=False), without(ALL, "b0_bn", "head_bn")),
+        (unfreeze_stage(0), without(ALL, "b0_bn")),
+        (unfreeze_stage(0, train_bn=False), without(ALL, "b0_bn")),
     ],
 )
 @pytest.mark.parametrize("start", ["all trainable", "all frozen"])
@@ -122,3 +127,9 @@ def test_seed_defaults_and_arguments_pass_through(model):
         assert stage.epochs == 3 and {"b0_bn", "head_logits"} <= set(stage.plan(model))
         opt = stage.make_optimizer(model)
         assert type(opt) is keras.optimizers.Adam and float(opt.learning_rate) == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("value", [None, 0, "yes"])
+def test_train_bn_is_true_or_false(value):
+    with pytest.raises(TypeError, match=r"train_bn must be True or False, got"):
+        Stage("s", train_bn=value)

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ftcore.errors import UnknownNameError
-from ftcore.keras import unfreeze_stage
-from ftcore.keras.head import attach_head
+from ftcore.keras import head_stage, unfreeze_stage
+from ftcore.keras.head import attach_head, head_start
 from ftcore.keras.trainable import (
     freeze,
     freeze_report,
@@ -84,10 +84,21 @@ def test_round_trips_and_idempotence(spec, data):
 
 @given(spec=net_specs(), k=st.integers(0, 40))
 def test_unfreeze_from_k(spec, k):
+    """Layers from k on train, the rest is frozen; pretrained BN layers follow train_bn."""
     model = build_net(spec)
     k %= len(model.layers)
-    unfreeze_from(model, k)
-    assert [layer.trainable for layer in model.layers] == [i >= k for i in range(len(model.layers))]
+    for train_bn in (False, True):
+        unfreeze_from(model, k, train_bn=train_bn)
+        expected = [
+            train_bn if _pretrained_bn(model, layer) else i >= k
+            for i, layer in enumerate(model.layers)
+        ]
+        assert [layer.trainable for layer in model.layers] == expected
+
+
+def _pretrained_bn(model, layer):
+    bn = isinstance(layer, keras.layers.BatchNormalization)
+    return bn and model.layers.index(layer) < head_start(model)
 
 
 def nested_model():
@@ -106,8 +117,16 @@ def test_unfreeze_inside_a_nested_backbone():
     model = nested_model()
     freeze(model, "base")
     assert keras_trainable(model) == {"head_logits/kernel", "head_logits/bias"}
-    unfreeze_from(model, "backbone/bn1")
+    unfreeze_from(model, "backbone/bn1")  # the pretrained bn1 stays frozen (train_bn=False)
     assert trainable_flags(model)["backbone/c1"] is False
+    assert not trainable_flags(model)["backbone/bn1"]
+    assert keras_trainable(model) == {
+        "c2/kernel",
+        "c2/bias",
+        "head_logits/kernel",
+        "head_logits/bias",
+    }
+    unfreeze_from(model, "backbone/bn1", train_bn=True)
     assert keras_trainable(model) == {
         "bn1/gamma",
         "bn1/beta",
@@ -172,7 +191,9 @@ def test_defaults_freeze_the_base_and_unfreeze_everything():
 
 def test_freeze_with_train_bn_keeps_batchnorm_trainable():
     model = nested_model()
-    frozen = freeze(model, "all", train_bn=True)
+    freeze(model, "all")
+    assert not trainable_flags(model)["backbone/bn1"]
+    frozen = freeze(model, "all", train_bn=True)  # makes the selected pretrained BN trainable
     assert "backbone/bn1" not in frozen and "backbone/c1" in frozen
     assert trainable_flags(model) == {p: p == "backbone/bn1" for p, _ in leaves(model)}
     assert keras_trainable(model) == {"bn1/gamma", "bn1/beta"}
@@ -263,3 +284,21 @@ def test_report_table_columns_agree_with_keras():
             "trains" if nxt else "frozen",
         ]
     assert position["head_softmax"] >= 10  # two-digit indices: the alignment is tested
+
+
+@pytest.mark.parametrize("train_bn", [False, True])
+@pytest.mark.parametrize("start", ["backbone/c1", "backbone/c2", "head_pool"])
+def test_freeze_unfreeze_from_and_stages_share_one_batchnorm_rule(train_bn, start):
+    """The same train_bn gives the same flags through all three entry points."""
+    model = nested_model()
+    unfreeze_from(model, start, train_bn=train_bn)
+    by_function = trainable_flags(model)
+    assert by_function["backbone/bn1"] is train_bn  # pretrained BN: train_bn, wherever it is
+    plan = set(unfreeze_stage(start, train_bn=train_bn).plan(model))
+    assert by_function == {p: p in plan for p, _ in leaves(model)}
+    unfreeze(model, "all")
+    freeze(model, "base", train_bn=train_bn)
+    by_freeze = trainable_flags(model)
+    plan = set(head_stage(train_bn=train_bn).plan(model))
+    assert by_freeze == {p: p in plan for p, _ in leaves(model)}
+    assert by_freeze["backbone/bn1"] is train_bn and by_freeze["head_logits"]
