@@ -103,8 +103,13 @@ def keras_baselines(weights: Weights, target, budget: Budget, seed: int, log) ->
         for layer in scratch.layers:  # 0.9: moving statistics converge within a short budget
             if momentum is not None and isinstance(layer, keras.layers.BatchNormalization):
                 layer.momentum = momentum
-        stage = Stage(
-            "scratch", train="all", epochs=epochs, learning_rate=0.01, optimizer="momentum"
+        stage = Stage(  # from scratch: its BN layers learn their statistics (train_bn=True)
+            "scratch",
+            train="all",
+            train_bn=True,
+            epochs=epochs,
+            learning_rate=0.01,
+            optimizer="momentum",
         )
         fine_tune(scratch, target.x_train, target.y_train, [stage], verbose=0)
         scratch_acc[kind] = float(scratch.evaluate(target.x_test, target.y_test, verbose=0)[1])
