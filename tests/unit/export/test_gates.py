@@ -37,27 +37,72 @@ def model():
     return small_keras_model()
 
 
-def _probe(seed: int = 0) -> np.ndarray:
-    """A probe far outside [-1, 1]: larger outputs, so the exports' float error is visible."""
-    return np.random.default_rng(seed).uniform(-60, 60, (4, 16, 16, 3)).astype(np.float32)
+# --- the self-check tolerance, on each format and each comparison ---------------------------
 
 
-# --- the self-check tolerance, on each format -----------------------------------------------
+@pytest.fixture(scope="module")
+def linear():
+    """conv -> BN (no shift, mean 0) -> pool -> dense, no biases: f(a*x) = a*f(x), so the
+    exports' float error grows with the input; a large probe dominates the check, a tiny one
+    leaves it to the photos."""
+    import keras
+
+    keras.utils.set_random_seed(2)
+    layers = keras.layers
+    x = inp = keras.Input((16, 16, 3))
+    x = layers.BatchNormalization(center=False)(layers.Conv2D(8, 3, use_bias=False)(x))
+    x = layers.Dense(4, use_bias=False)(layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inp, x, name="linear")
+    bn = model.layers[2]
+    gamma, mean, var = bn.get_weights()
+    rng = np.random.default_rng(2)
+    bn.set_weights([rng.uniform(0.5, 2, gamma.shape), 0 * mean, rng.uniform(0.2, 3, var.shape)])
+    return model
 
 
-@pytest.mark.parametrize("fmt", sorted(FORMATS))
-def test_the_self_check_tolerance_is_applied_on_every_format(model, fmt, tmp_path):
-    """Exactly the measured difference passes; half of it is refused and nothing is written."""
+def _uniform(scale: float) -> np.ndarray:
+    return np.random.default_rng(0).uniform(-scale, scale, (4, 16, 16, 3)).astype(np.float32)
+
+
+#: (format, the comparison that must hold the largest difference): how to make it so.
+CASES = {
+    ("pb", "frozen"): dict(probe=_uniform(60), optimize_graph=False),
+    ("pb", "optimized"): dict(probe=_uniform(1), optimize_graph=True),  # BN folding's error
+    ("tflite", "probe"): dict(probe=_uniform(60)),
+    ("tflite", "photos"): dict(probe=_uniform(1e-4)),
+}
+
+
+@pytest.mark.parametrize("fmt, comparison", sorted(CASES))
+def test_the_self_check_tolerance_is_applied_on_every_comparison_of_every_format(
+    linear, model, fmt, comparison, tmp_path
+):
+    """Exactly the measured difference passes; half of it is refused and nothing is written.
+    The other comparisons of the export stay within that half, so each one must apply it."""
+    options = dict(CASES[fmt, comparison])
+    probe = options.pop("probe")
+    net = model if comparison == "optimized" else linear
     export = FORMATS[fmt]
-    probe = _probe()
-    measured = export(model, tmp_path / f"m.{fmt}", check=SelfCheck(probe))
-    worst = measured.check[DIFF_KEY[fmt]]
-    assert worst > 0, "the probe must show the export's float error for this test to bite"
-    just_inside = SelfCheck(probe, atol=worst, rtol=0)
-    assert export(model, tmp_path / f"in.{fmt}", check=just_inside).check[DIFF_KEY[fmt]] == worst
-    outside = tmp_path / f"out.{fmt}"
+
+    def run(path, **check):
+        return export(net, tmp_path / path, check=SelfCheck(probe, **check), **options).check
+
+    figures = run(f"m.{fmt}")
+    key = "optimized_max_abs_diff" if comparison == "optimized" else DIFF_KEY[fmt]
+    key = "frozen_max_abs_diff" if comparison == "frozen" else key
+    worst = figures[key]
+    assert worst > 0, "the check must see the export's float error for this test to bite"
+    if comparison == "optimized":
+        assert figures["frozen_max_abs_diff"] <= worst / 2
+    if comparison == "probe":  # the photos alone (with a negligible probe) stay within half
+        alone = export(net, tmp_path / "p.tflite", check=SelfCheck(_uniform(1e-4))).check
+        assert alone["tflite_max_abs_diff"] <= worst / 2
+    if comparison == "photos":
+        assert np.abs(np.asarray(net(probe))).max() * 1e-3 < worst / 2  # float error: < 1e-3 rel.
+    assert run(f"in.{fmt}", atol=worst, rtol=0)[key] == worst
     with pytest.raises(MismatchError, match="differs from the restored model"):
-        export(model, outside, check=SelfCheck(probe, atol=worst / 2, rtol=0))
+        run(f"out.{fmt}", atol=worst / 2, rtol=0)
+    outside = tmp_path / f"out.{fmt}"
     assert not outside.exists() and not outside.with_name(outside.name + ".json").exists()
 
 
