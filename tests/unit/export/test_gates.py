@@ -128,6 +128,26 @@ def test_a_model_whose_output_is_not_finite_is_refused_on_every_format(fmt, tmp_
     keras.backend.clear_session()
 
 
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_a_reference_that_is_not_finite_cannot_vouch_for_an_export(model, fmt, tmp_path):
+    """A restored model answering NaN where the export answers numbers: NaN - x compares as no
+    error, so without its own check the export would pass against it."""
+    from ftcore.export import pb
+
+    graph_def, inputs, outputs = pb.keras_graph_def(model)
+
+    def nan_in_one_value(x):
+        out = model(x, training=False).numpy()
+        out[0, 0] = np.nan
+        return [out]
+
+    frozen = pb.FrozenModel(graph_def, inputs, outputs, nan_in_one_value)
+    export = {"pb": pb.export_graph, "tflite": tflite.export_graph}[fmt]
+    with pytest.raises(MismatchError, match="differs from the restored model"):
+        export(frozen, tmp_path / f"m.{fmt}")
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- the int8 agreement threshold, on every entry point -------------------------------------
 
 
