@@ -1,10 +1,10 @@
 """Where ftcore keeps what it builds or fetches (test models, genuine pretrained weights).
 
 >>> import os
->>> os.environ["FTCORE_CACHE_DIR"] = "/tmp/ftcore-cache"
->>> str(cache_root())
+>>> from unittest import mock
+>>> with mock.patch.dict(os.environ, FTCORE_CACHE_DIR="/tmp/ftcore-cache"):  # restored after
+...     str(cache_root())
 '/tmp/ftcore-cache'
->>> del os.environ["FTCORE_CACHE_DIR"]
 """
 
 from __future__ import annotations

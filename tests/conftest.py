@@ -3,11 +3,16 @@
 - ``slim_ckpt``: a small slim MobileNetV2 (depth 0.35, 32x32, 5 classes) Saver checkpoint
   directory with distinctive BN statistics (:func:`tests.helpers.graph_nets.slim_checkpoint`);
 - ``slim_pb``: the same network frozen to a ``.pb`` (output ``MobilenetV2/Predictions/Reshape_1``).
+
+Every session also checks, at its end, that ``os.environ``, the cwd and the umask are as they
+were at its start (``environment_unchanged``, :mod:`tests.helpers.isolation`).
 """
 
 from __future__ import annotations
 
 import pytest
+
+from tests.helpers.isolation import environment_unchanged  # noqa: F401  (autouse, session)
 
 
 @pytest.fixture(scope="session")

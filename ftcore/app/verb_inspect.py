@@ -85,8 +85,7 @@ def _pb_rows(path: Path) -> Listing:
 
 
 def _meta_rows(path: Path) -> Listing:
-    from ftcore.graph.safety import meta_allowed_ops, read_meta_graph_def
-    from ftcore.graph.safety import unsafe_nodes
+    from ftcore.graph.safety import meta_allowed_ops, read_meta_graph_def, unsafe_nodes
 
     graph_def = read_meta_graph_def(path).graph_def
     rows = _graph_rows(graph_def, str(path))
@@ -156,8 +155,7 @@ def _checkpoint_rows(path: Path) -> Listing:
 
 def _meta_notes(prefix: str) -> list[str]:
     """What the checkpoint's own ``.meta`` would bring in, when it has one."""
-    from ftcore.graph.safety import meta_allowed_ops, read_meta_graph_def
-    from ftcore.graph.safety import unsafe_nodes
+    from ftcore.graph.safety import meta_allowed_ops, read_meta_graph_def, unsafe_nodes
 
     meta = Path(prefix + ".meta")
     if not meta.exists():

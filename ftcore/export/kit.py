@@ -32,7 +32,7 @@ from tensorflow.core.framework import graph_pb2
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from ftcore.assets import photo_paths
-from ftcore.errors import MismatchError, unknown_name
+from ftcore.errors import FtcoreError, MismatchError, unknown_name
 from ftcore.graph import import_graph, op_name, restore_meta_graph, single_placeholder
 from ftcore.predict import image_size, load_images
 from ftcore.preprocessing import PREPROCESSING
@@ -66,6 +66,12 @@ class SelfCheck:
     atol: float = ATOL
     rtol: float = RTOL
     photos: Sequence[str | os.PathLike] | None = None
+
+    def __post_init__(self) -> None:  # a NaN tolerance would pass every comparison
+        for name in ("atol", "rtol"):
+            value = getattr(self, name)
+            if not (0 <= value < float("inf")):
+                raise FtcoreError(f"SelfCheck {name} must be a finite number >= 0, got {value!r}")
 
     def probe_for(self, shape: Sequence[int | None]) -> np.ndarray:
         return probe_batch(shape) if self.probe is None else np.asarray(self.probe, np.float32)
@@ -188,7 +194,7 @@ def compare_outputs(
             )
         diff = np.abs(got - ref)
         excess = diff - (atol + rtol * np.abs(ref))
-        if not np.all(np.isfinite(got)) or np.any(excess > 0):
+        if not (np.all(np.isfinite(got)) and np.all(np.isfinite(ref))) or np.any(excess > 0):
             raise MismatchError(
                 f"{what}: output {i} differs from the restored model by up to {diff.max():.3g} "
                 f"(tolerance {atol:g} + {rtol:g}*|restored|, restored max |value| {np.abs(ref).max():.3g}, "

@@ -25,6 +25,7 @@ For int8, pass ``int8=Int8(task_images, held_out_images)`` (or ``Int8.from_folde
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import warnings
 from collections.abc import Sequence
@@ -75,6 +76,13 @@ class Int8:
     calibration: Images
     held_out: Images
     min_agreement: float = MIN_AGREEMENT
+
+    def __post_init__(self) -> None:  # a NaN threshold would pass every agreement
+        if not -math.inf < self.min_agreement < math.inf:
+            raise FtcoreError(
+                f"int8 min_agreement must be a finite number (an agreement in [0, 1]), "
+                f"got {self.min_agreement!r}"
+            )
 
     @classmethod
     def from_folder(cls, folder: str | os.PathLike, min_agreement: float = MIN_AGREEMENT) -> Int8:

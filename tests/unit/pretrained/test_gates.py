@@ -1,0 +1,52 @@
+"""The pretrained store's conversion check bites: a converter whose measured difference from
+its source is NaN, infinite or just above the tolerance is refused and nothing is cached; one
+exactly at the tolerance is cached (the tiny wheel of test_store, no network)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from ftcore.errors import MismatchError
+from ftcore.pretrained import PackageIndex, Store
+from ftcore.pretrained.store import TOLERANCE
+from tests.unit.pretrained.test_store import build_wheel, convert_values, tiny_entry
+
+#: The difference :func:`convert_reporting` reports (set by each test before it fetches).
+REPORTED: list[float] = []
+
+
+def convert_reporting(member: Path, out_dir: Path) -> dict[str, float]:
+    """A correct conversion that reports the difference the test chose."""
+    convert_values(member, out_dir)
+    return {"values": 0.0, "reported": REPORTED[-1]}
+
+
+@pytest.fixture
+def store(tmp_path):
+    index = tmp_path / "index"
+    index.mkdir()
+    entry = replace(tiny_entry(build_wheel(index)), converter=f"{__name__}:convert_reporting")
+    yield Store(tmp_path / "cache", PackageIndex.local(index), {"tiny": entry})
+    REPORTED.clear()
+
+
+@pytest.mark.parametrize(
+    "diff", [float("nan"), float("inf"), -float("nan"), TOLERANCE * (1 + 1e-9), 1.0]
+)
+def test_a_conversion_off_by_nan_infinity_or_above_the_tolerance_is_refused(store, diff):
+    REPORTED.append(diff)
+    with pytest.raises(MismatchError, match="nothing was cached"):
+        store.fetch("tiny")
+    assert not store.is_cached("tiny") and not store.path("tiny").exists()
+
+
+@pytest.mark.parametrize("diff", [TOLERANCE, 0.0])
+def test_a_conversion_within_the_tolerance_is_cached(store, diff):
+    REPORTED.append(diff)
+    path = store.fetch("tiny")
+    assert store.is_cached("tiny")
+    assert json.loads((path / "provenance.json").read_text())["max_abs_diff"] == diff
