@@ -83,19 +83,23 @@ def test_freeze_pb_to_tflite_keeps_the_source_sidecars_labels_and_scaling(
 ):
     # issue 20: `--preprocessing` defaulted to mobilenet and `--labels` to None, so a .tflite
     # made from a .pb dropped its sidecar's labels and scaling
+    import shutil
+
     from ftcore.sidecar import read_sidecar, sidecar_path
 
+    pb = tmp_path / "source.pb"  # a copy: the package-scoped fixture stays as it is
+    shutil.copy(frozen_pb, pb)
     source = json.loads(sidecar_path(frozen_pb).read_text())
     source["preprocessing"] = "seed"  # a convention other than the exporters' default
-    sidecar_path(frozen_pb).write_text(json.dumps(source))
+    sidecar_path(pb).write_text(json.dumps(source))
     out = tmp_path / "from_pb.tflite"
-    code, _, err = cli(capsys, "freeze", frozen_pb, "--format", "tflite", "--output", out)
+    code, _, err = cli(capsys, "freeze", pb, "--format", "tflite", "--output", out)
     assert code == 0, err
     written = read_sidecar(out)
     assert written.labels == ["ant", "bee", "cat", "dog", "eel"]
     assert written.preprocessing == "seed"
     given = tmp_path / "given.tflite"
     args = ("--format", "tflite", "--output", given, "--preprocessing", "mobilenet")
-    code, _, err = cli(capsys, "freeze", frozen_pb, *args)
+    code, _, err = cli(capsys, "freeze", pb, *args)
     assert code == 0, err
     assert read_sidecar(given).preprocessing == "mobilenet"  # what the user gives wins
