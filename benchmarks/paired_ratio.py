@@ -11,7 +11,8 @@ own interleaved loop (two onnxruntime sessions in one loop slow each other: thei
 thread pools fight): float (frozen, tflite, onnxruntime) and int8 (tflite-int8, onnxruntime-int8:
 onnxruntime's static int8 quantization of the same frozen graph, calibrated on the same images;
 see ``mobilenet_224.onnxruntime_int8_predictor``). Each row gives a path's images/s, its ratio
-to the peer, and its achieved GFLOP/s (GOP/s in int8) against the CPU's peak (``roofline``).
+to the peer, its achieved GFLOP/s (GOP/s in int8) against the CPU's peak (``roofline``), and
+the cores busy during its calls (process CPU time over wall time: ~1 when one thread works).
 
     python benchmarks/paired_ratio.py --rounds 40 [--int8]
     python benchmarks/paired_ratio.py --fair --models keras --rounds 40
@@ -61,15 +62,23 @@ def cpu_model() -> str:
 
 
 def paired_rates(
-    runs: dict, x: np.ndarray, rounds: int, pause: float = 0.05, seed: int = 0
+    runs: dict,
+    x: np.ndarray,
+    rounds: int,
+    pause: float = 0.05,
+    seed: int = 0,
+    cores: dict | None = None,
 ) -> dict[str, float]:
     """Median images/s of each of ``runs`` (name -> callable), after two warm-up calls each.
 
     Every round calls each path once, in a new seeded random order, with ``pause`` seconds
     of idle before each call: one runtime's thread pool keeps spinning briefly after a call
-    and would otherwise slow whichever path always comes next.
+    and would otherwise slow whichever path always comes next. ``cores``, when given, receives
+    each path's median cores busy during its calls (the process's CPU time, all threads, over
+    the wall time): about 1 when one thread works, up to the core count when all do (or spin).
     """
     times: dict[str, list[float]] = {name: [] for name in runs}
+    busy: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(2):
         for run in runs.values():
             run(x)
@@ -78,9 +87,12 @@ def paired_rates(
     for _ in range(rounds):
         for name in rng.permutation(names):
             time.sleep(pause)
-            start = time.perf_counter()
+            cpu, start = time.process_time(), time.perf_counter()
             runs[name](x)
             times[name].append(time.perf_counter() - start)
+            busy[name].append((time.process_time() - cpu) / times[name][-1])
+    if cores is not None:
+        cores.update({name: float(np.median(b)) for name, b in busy.items()})
     return {name: len(x) / np.median(t) for name, t in times.items()}
 
 
@@ -159,15 +171,17 @@ def main(argv=None) -> int:
     return 0
 
 
-def fair_rows(model: str, precision: str, batch: int, ips: dict, gflop: float, peak) -> list:
-    """Table rows of one pairing at one batch: path, images/s, ratio to the peer, G(FL)OP/s
-    and its share of the peak of that precision."""
+def fair_rows(
+    model: str, precision: str, batch: int, ips: dict, gflop: float, peak, cores: dict
+) -> list:
+    """Table rows of one pairing at one batch: path, images/s, ratio to the peer, G(FL)OP/s,
+    its share of the peak of that precision, and the cores busy during its calls."""
     paths, peer = PAIRINGS[precision]
     top = peak.fp32_gflops if precision == "float" else peak.int8_gops
     return [
         f"| {model} | {precision} | {batch} | {p} | {ips[p]:.1f} | "
         + (f"{ips[p] / ips[peer]:.2f}x" if p != peer else "(peer)")
-        + f" | {ips[p] * gflop:.1f} | {100 * ips[p] * gflop / top:.0f}% |"
+        + f" | {ips[p] * gflop:.1f} | {100 * ips[p] * gflop / top:.0f}% | {cores[p]:.2f} |"
         for p in (*paths, peer)
     ]
 
@@ -195,9 +209,10 @@ def fair(args) -> int:
             "graph's shapes)"
         )
         print(
-            "| model | precision | batch | path | img/s | vs peer | GFLOP/s (int8: GOP/s) | of peak |"
+            "| model | precision | batch | path | img/s | vs peer | GFLOP/s (int8: GOP/s) | of peak "
+            "| cores busy |"
         )
-        print("|---" * 8 + "|")
+        print("|---" * 9 + "|")
         for precision, (paths, peer) in PAIRINGS.items():
             # the float paths are checked against the restored model, the int8 ones against TF
             restored = (
@@ -213,8 +228,9 @@ def fair(args) -> int:
                 restored.close()  # checked against; not timed
             for batch in (int(b) for b in args.batches.split(",")):
                 rounds = max(5, args.rounds // max(1, batch // 4))
-                ips = paired_rates(runs, image_batch(batch), rounds, pause=args.pause)
-                for row in fair_rows(model, precision, batch, ips, flops / 1e9, peak):
+                cores: dict = {}
+                ips = paired_rates(runs, image_batch(batch), rounds, args.pause, cores=cores)
+                for row in fair_rows(model, precision, batch, ips, flops / 1e9, peak, cores):
                     print(row, flush=True)
             print(
                 f"# {model} {precision}: " + "; ".join(f"{p}: {r.runtime}" for p, r in runs.items())

@@ -64,19 +64,3 @@ def test_unknown_cpu_is_refused():
         cpu_peak(cpuinfo("HygonGenuine", "fma avx2", [(0, 0)]))
     with pytest.raises(ValueError, match="no peak known for vendor AuthenticAMD"):
         cpu_peak(cpuinfo("AuthenticAMD", "sse4_2", [(0, 0)]))
-
-
-def test_fair_rows_give_each_path_against_its_peer_and_the_peak():
-    from paired_ratio import fair_rows
-
-    peak = cpu_peak(cpuinfo("AuthenticAMD", "fma avx2 avx512f avx512_vnni", [(0, 0), (0, 1)]))
-    ips = {"tflite-int8": 300.0, "onnxruntime-int8": 200.0}
-    rows = fair_rows("keras", "int8", 8, ips, 0.6, peak)  # int8 peak: 2 x 2 GHz x 128 = 512 GOP/s
-    assert rows == [
-        "| keras | int8 | 8 | tflite-int8 | 300.0 | 1.50x | 180.0 | 35% |",
-        "| keras | int8 | 8 | onnxruntime-int8 | 200.0 | (peer) | 120.0 | 23% |",
-    ]
-    ips = {"frozen": 64.0, "tflite": 128.0, "onnxruntime": 128.0}
-    rows = fair_rows("keras", "float", 1, ips, 0.5, peak)  # fp32 peak: 128 GFLOP/s
-    assert rows[0] == "| keras | float | 1 | frozen | 64.0 | 0.50x | 32.0 | 25% |"
-    assert rows[1] == "| keras | float | 1 | tflite | 128.0 | 1.00x | 64.0 | 50% |"
