@@ -12,7 +12,9 @@ thread pools fight): float (frozen, tflite, onnxruntime) and int8 (tflite-int8, 
 onnxruntime's static int8 quantization of the same frozen graph, calibrated on the same images;
 see ``mobilenet_224.onnxruntime_int8_predictor``). Each row gives a path's images/s, its ratio
 to the peer, its achieved GFLOP/s (GOP/s in int8) against the CPU's peak (``roofline``), and
-the cores busy during its calls (process CPU time over wall time: ~1 when one thread works).
+the cores busy during its calls (process CPU time over wall time: ~1 when one thread works) and
+its blocking waits per call (voluntary context switches, all threads: a pool whose workers sleep
+between operators shows tens).
 
     python benchmarks/paired_ratio.py --rounds 40 [--int8]
     python benchmarks/paired_ratio.py --fair --models keras --rounds 40
@@ -61,6 +63,20 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def blocking_waits() -> int:
+    """Voluntary context switches (a thread blocking: futex, sleep, I/O) of all this process's
+    threads so far; 0 where /proc/self/task is not readable."""
+    total = 0
+    for status in Path("/proc/self/task").glob("*/status"):
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    total += int(line.split()[1])
+        except OSError:  # the thread ended meanwhile
+            pass
+    return total
+
+
 def paired_rates(
     runs: dict,
     x: np.ndarray,
@@ -68,6 +84,7 @@ def paired_rates(
     pause: float = 0.05,
     seed: int = 0,
     cores: dict | None = None,
+    waits: dict | None = None,
 ) -> dict[str, float]:
     """Median images/s of each of ``runs`` (name -> callable), after two warm-up calls each.
 
@@ -76,9 +93,12 @@ def paired_rates(
     and would otherwise slow whichever path always comes next. ``cores``, when given, receives
     each path's median cores busy during its calls (the process's CPU time, all threads, over
     the wall time): about 1 when one thread works, up to the core count when all do (or spin).
+    ``waits``, when given, receives each path's median :func:`blocking_waits` per call: a
+    thread pool whose workers sleep between operators wakes them (and waits) many times a call.
     """
     times: dict[str, list[float]] = {name: [] for name in runs}
     busy: dict[str, list[float]] = {name: [] for name in runs}
+    blocked: dict[str, list[int]] = {name: [] for name in runs}
     for _ in range(2):
         for run in runs.values():
             run(x)
@@ -87,12 +107,17 @@ def paired_rates(
     for _ in range(rounds):
         for name in rng.permutation(names):
             time.sleep(pause)
+            before = blocking_waits() if waits is not None else 0
             cpu, start = time.process_time(), time.perf_counter()
             runs[name](x)
             times[name].append(time.perf_counter() - start)
             busy[name].append((time.process_time() - cpu) / times[name][-1])
+            if waits is not None:
+                blocked[name].append(blocking_waits() - before)
     if cores is not None:
         cores.update({name: float(np.median(b)) for name, b in busy.items()})
+    if waits is not None:
+        waits.update({name: float(np.median(b)) for name, b in blocked.items()})
     return {name: len(x) / np.median(t) for name, t in times.items()}
 
 
@@ -172,16 +197,17 @@ def main(argv=None) -> int:
 
 
 def fair_rows(
-    model: str, precision: str, batch: int, ips: dict, gflop: float, peak, cores: dict
+    model: str, precision: str, batch: int, ips: dict, gflop: float, peak, cores: dict, waits: dict
 ) -> list:
     """Table rows of one pairing at one batch: path, images/s, ratio to the peer, G(FL)OP/s,
-    its share of the peak of that precision, and the cores busy during its calls."""
+    its share of the peak of that precision, the cores busy and blocking waits per call."""
     paths, peer = PAIRINGS[precision]
     top = peak.fp32_gflops if precision == "float" else peak.int8_gops
     return [
         f"| {model} | {precision} | {batch} | {p} | {ips[p]:.1f} | "
         + (f"{ips[p] / ips[peer]:.2f}x" if p != peer else "(peer)")
-        + f" | {ips[p] * gflop:.1f} | {100 * ips[p] * gflop / top:.0f}% | {cores[p]:.2f} |"
+        + f" | {ips[p] * gflop:.1f} | {100 * ips[p] * gflop / top:.0f}% | {cores[p]:.2f} "
+        f"| {waits[p]:.0f} |"
         for p in (*paths, peer)
     ]
 
@@ -210,9 +236,9 @@ def fair(args) -> int:
         )
         print(
             "| model | precision | batch | path | img/s | vs peer | GFLOP/s (int8: GOP/s) | of peak "
-            "| cores busy |"
+            "| cores busy | waits/call |"
         )
-        print("|---" * 9 + "|")
+        print("|---" * 10 + "|")
         for precision, (paths, peer) in PAIRINGS.items():
             # the float paths are checked against the restored model, the int8 ones against TF
             restored = (
@@ -228,9 +254,9 @@ def fair(args) -> int:
                 restored.close()  # checked against; not timed
             for batch in (int(b) for b in args.batches.split(",")):
                 rounds = max(5, args.rounds // max(1, batch // 4))
-                cores: dict = {}
-                ips = paired_rates(runs, image_batch(batch), rounds, args.pause, cores=cores)
-                for row in fair_rows(model, precision, batch, ips, flops / 1e9, peak, cores):
+                cores, waits = {}, {}
+                ips = paired_rates(runs, image_batch(batch), rounds, args.pause, 0, cores, waits)
+                for row in fair_rows(model, precision, batch, ips, flops / 1e9, peak, cores, waits):
                     print(row, flush=True)
             print(
                 f"# {model} {precision}: " + "; ".join(f"{p}: {r.runtime}" for p, r in runs.items())
