@@ -1,7 +1,9 @@
 """The benchmarked networks: MobileNetV2 1.0 at 224x224 as a TF1 slim checkpoint and as a
 Keras model, each with its optimized frozen export, and the predictors for each path: frozen,
-restored, tflite (the LiteRT export, in the LiteRT interpreter) and (optional: tf2onnx +
-onnxruntime installed) onnxruntime on the same frozen graph.
+restored, tflite (the LiteRT export, in the LiteRT interpreter), tflite-int8 (its full-integer
+int8 export) and (optional: tf2onnx + onnxruntime installed) onnxruntime on the same frozen graph,
+in float and (onnxruntime-int8) as onnxruntime's own static int8 quantization, calibrated on the
+same images as tflite-int8.
 
 The networks are randomly initialised: weights do not change the amount of arithmetic, so
 throughput equals that of ImageNet weights. BN statistics are randomised so BN folding works
@@ -10,7 +12,8 @@ on non-trivial values (with all-zero offsets grappler would drop the BiasAdds in
 Every path but the restored one is checked against the restored model before it is timed
 (:func:`check_against_restored`, on real photos and random images). Random-weight softmax
 outputs barely depend on the input, so the tflite and onnxruntime conversions are also checked
-against TF on every Relu6 activation of the frozen graph, which do.
+against TF on every Relu6 activation of the frozen graph, which do; the int8 paths by
+correlation with TF on every Relu6 activation and on the logits.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ IMAGE_SIZE = 224
 NUM_CLASSES = 1001  # slim's ImageNet head (background class + 1000)
 SLIM_OUTPUT = "MobilenetV2/Predictions/Reshape_1"
 MODELS = ("slim", "keras")
+CPU_ONLY = ("tflite", "tflite-int8", "onnxruntime", "onnxruntime-int8")
 # onnxruntime vs TF on the probe batch: max |difference| <= ONNX_RTOL * max |TF value|, per tensor
 # (measured: <= 1e-6 relative; an early activation differs by ~5e-3 between two images).
 ONNX_RTOL = 1e-4
@@ -30,6 +34,11 @@ ONNX_RTOL = 1e-4
 # Keras MobileNetV2 calibrated on photos and digits: >= 0.9999 on all 35; max |diff| up to 17%
 # of the tensor's max, on the first conv, so an elementwise tolerance says little).
 INT8_MIN_CORRELATION = 0.99
+# onnxruntime's static int8 quantization (onnxruntime.quantization.quantize_static): QDQ format,
+# per-channel weights, MinMax calibration; activations int8 ("S8S8 with QDQ is the default
+# setting and balances performance and accuracy. It should be the first choice", ORT docs) or
+# uint8 ("U8S8", ORT's other x86 choice).
+ORT_INT8_ACTIVATIONS = ("int8", "uint8")
 
 
 def onnx_missing() -> str | None:
@@ -243,13 +252,23 @@ def _litert_export(model: str, built, filename: str, **kwargs):
     return predictor.from_tflite(path)
 
 
-def _check_int8_tracks_tf(run, graph_def, input_name: str) -> None:
-    """Fail unless the int8 ``run(names, x)`` correlates with TF on every Relu6 activation.
+def _logits_names(graph_def) -> list[str]:
+    """The input of each Softmax (the logits), so the int8 checks see the classifier too."""
+    return [
+        n.input[0] if ":" in n.input[0] else f"{n.input[0]}:0"
+        for n in graph_def.node
+        if n.op == "Softmax"
+    ]
+
+
+def _check_int8_tracks_tf(run, graph_def, input_name: str, what: str = "int8 LiteRT") -> None:
+    """Fail unless the int8 ``run(names, x)`` correlates with TF on every Relu6 activation and
+    on the logits (the input of the Softmax, when there is one).
 
     The random-weight networks' softmax is flat (one int8 step covers it), so the output says
-    nothing; the activations do, and quantization error shows as lost correlation.
+    nothing; the activations and logits do, and quantization error shows as lost correlation.
     """
-    names = _relu6_names(graph_def)
+    names = _relu6_names(graph_def) + _logits_names(graph_def)
     x, want = _tf_probe(graph_def, input_name, names)
     corr = [
         (np.corrcoef(w.ravel(), g.ravel())[0, 1], n)
@@ -258,7 +277,7 @@ def _check_int8_tracks_tf(run, graph_def, input_name: str) -> None:
     worst, name = min(corr)
     if not worst >= INT8_MIN_CORRELATION:
         raise AssertionError(
-            f"int8 LiteRT: correlation with TF {worst:.4f} < {INT8_MIN_CORRELATION} on {name}"
+            f"{what}: correlation with TF {worst:.4f} < {INT8_MIN_CORRELATION} on {name}"
         )
 
 
@@ -281,6 +300,109 @@ def tflite_int8_predictor(model: str, built):
     return _litert_export(model, built, "model-int8.tflite", int8=int8)
 
 
+def _ort_int8_model(
+    graph_def, input_name: str, output_names: list[str], calibration, activations: str = "int8"
+) -> bytes:
+    """onnxruntime's static int8 quantization of ``graph_def``'s ONNX conversion (QDQ,
+    per-channel, MinMax) calibrated on ``calibration``, one image per calibration batch."""
+    import tempfile
+
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self._feeds = iter(
+                {input_name: calibration[i : i + 1]} for i in range(len(calibration))
+            )
+
+        def get_next(self):
+            return next(self._feeds, None)
+
+    act = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}[activations]
+    with tempfile.TemporaryDirectory(prefix="ort_int8_") as tmp:
+        src, dst = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
+        src.write_bytes(_onnx_model(graph_def, input_name, output_names))
+        quantize_static(
+            str(src),
+            str(dst),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=act,
+            weight_type=QuantType.QInt8,
+        )
+        return dst.read_bytes()
+
+
+def _ort_int8_tensors(graph_def, input_name: str, calibration, activations: str = "int8"):
+    """``run(names, x)``: onnxruntime on the int8 quantization of ``graph_def`` with ``names``
+    as outputs."""
+    import onnxruntime
+
+    def run(names, x):
+        model = _ort_int8_model(graph_def, input_name, names, calibration, activations)
+        session = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
+        return session.run(names, {input_name: x})
+
+    return run
+
+
+def _check_quantized(model: bytes, what: str) -> None:
+    """Fail unless every Conv and MatMul of the ONNX ``model`` reads dequantized int8 weights."""
+    import onnx
+
+    graph = onnx.load_from_string(model).graph
+    made_by = {out: n.op_type for n in graph.node for out in n.output}
+    compute = [n for n in graph.node if n.op_type in ("Conv", "MatMul")]
+    float_ops = [n.name for n in compute if made_by.get(n.input[1]) != "DequantizeLinear"]
+    if not compute or float_ops:
+        raise AssertionError(
+            f"{what}: {len(float_ops)} of {len(compute)} Conv/MatMul nodes are not quantized: "
+            f"{float_ops[:5]}"
+        )
+
+
+def onnxruntime_int8_predictor(pb: Path, activations: str = "int8"):
+    """onnxruntime (CPU, default session options) on its own static int8 quantization of the
+    frozen ``pb`` (:func:`_ort_int8_model`), calibrated on :func:`calibration_images`, the
+    images ``tflite-int8`` is calibrated on.
+
+    Checked like ``tflite-int8`` (random weights: top-1 agreement means nothing): the same
+    quantization with every Relu6 activation and the logits as outputs must correlate with TF
+    (:data:`INT8_MIN_CORRELATION`), and every Conv/MatMul of the timed model must be quantized.
+    """
+    import onnxruntime
+
+    from ftcore.export import read_sidecar
+    from ftcore.graph.safety import load_graph_def
+    from ftcore.predict.predictor import Predictor
+
+    sidecar = read_sidecar(pb)
+    graph_def = load_graph_def(pb)
+    inp, out = sidecar.inputs[0].name, sidecar.outputs[0].name
+    calibration = calibration_images()
+    what = f"onnxruntime int8 ({activations} activations)"
+    _check_int8_tracks_tf(
+        _ort_int8_tensors(graph_def, inp, calibration, activations), graph_def, inp, what
+    )
+    model = _ort_int8_model(graph_def, inp, [out], calibration, activations)
+    _check_quantized(model, what)
+    session = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
+    return Predictor(
+        "onnxruntime-int8",
+        lambda x: session.run([out], {inp: x})[0],
+        sidecar.inputs[0].shape[1:],
+        sidecar.labels,
+        sidecar.preprocessing,
+        runtime=f"onnxruntime {onnxruntime.__version__} (static int8, QDQ, {activations} activations)",
+    )
+
+
 def check_against_restored(name: str, candidate, restored) -> None:
     """Fail unless ``candidate`` reproduces ``restored`` on the shipped photos and two random
     images: every output within ``ONNX_RTOL * max|restored|``."""
@@ -299,11 +421,11 @@ def check_against_restored(name: str, candidate, restored) -> None:
 
 
 def make_predictor(model: str, path: str, device: str, built, restored=None):
-    """The ``path`` ("frozen", "restored", "tflite", "tflite-int8" or "onnxruntime"; the last
-    three CPU only) predictor of ``model`` from ``built`` (a build_* result), checked against
-    ``restored`` (that model's restored predictor; required for every other path) before it
-    is returned; "tflite-int8" is checked against TF's activations instead (see
-    :func:`tflite_int8_predictor`)."""
+    """The ``path`` ("frozen", "restored", "tflite", "tflite-int8", "onnxruntime" or
+    "onnxruntime-int8"; the last four CPU only) predictor of ``model`` from ``built`` (a
+    build_* result), checked against ``restored`` (that model's restored predictor; required
+    for every float path) before it is returned; the int8 paths are checked against TF's
+    activations instead (see :func:`tflite_int8_predictor`, :func:`onnxruntime_int8_predictor`)."""
     from ftcore.predict import predictor
 
     source, pb = built
@@ -311,10 +433,12 @@ def make_predictor(model: str, path: str, device: str, built, restored=None):
         if model == "slim":
             return predictor.from_checkpoint(source, SLIM_OUTPUT, device=device)
         return predictor.from_keras(source, device=device)
-    if path in ("onnxruntime", "tflite", "tflite-int8") and device != "cpu":
+    if path in CPU_ONLY and device != "cpu":
         raise ValueError(f"the {path} comparison runs on CPU only, not {device}")
     if path == "tflite-int8":
         return tflite_int8_predictor(model, built)
+    if path == "onnxruntime-int8":
+        return onnxruntime_int8_predictor(pb)
     if path == "onnxruntime":
         made = onnxruntime_predictor(pb)
     elif path == "tflite":
