@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--output",
         metavar="NAME",
         help="with image files: the output tensor (checkpoints, or .pb without sidecar); "
-        "with a folder: the CSV file to write",
+        "with a folder: the CSV file to write (FILE.csv)",
     )
     p.add_argument("--output-tensor", metavar="NAME", help="the output tensor, also with a folder")
     p.add_argument("--labels", metavar="FILE", help="class names, one per line")
@@ -77,9 +77,14 @@ def _run_folder(args: argparse.Namespace, kwargs: dict) -> int:
 
     if len(args.images) != 1:
         raise FtcoreError(f"give one folder or image files, not both: {args.images}")
+    files = image_files(args.images[0])
     if not args.output:
         raise FtcoreError(f"predicting folder {args.images[0]} needs --output FILE.csv")
-    files = image_files(args.images[0])
+    if not args.output.lower().endswith(".csv"):
+        raise FtcoreError(
+            f"with a folder, --output names the CSV file to write (FILE.csv), got {args.output!r}; "
+            "name an output tensor with --output-tensor"
+        )
     with load(args.model, output=args.output_tensor, **kwargs) as predictor:
         bar = Progress(len(files), f"predict {args.images[0]}")
         rows, bad = predict_folder(predictor, files, args.output, args.top, progress=bar.update)
