@@ -65,10 +65,13 @@ def load_models(
     predictors: dict[str, Predictor] = {}
     try:
         for name, path in zip(names, paths, strict=True):
-            given = labels
-            if given is None and run is not None and path.suffix == ".keras" and run.labels:
-                given = _read_labels(run.labels)
-            p = predictors[name] = load(path, labels=given, trust=trust)
+            options = {"labels": labels, "trust": trust}
+            if run is not None and path == run.keras:  # no sidecar: the run's labels, convention
+                if labels is None and run.labels:
+                    options["labels"] = _read_labels(run.labels)
+                if run.preprocessing:
+                    options["preprocessing"] = run.preprocessing
+            p = predictors[name] = load(path, **options)
             if p.labels is None:
                 raise MismatchError(
                     f"model {path} has no class labels (a .pb or .tflite export keeps them in "

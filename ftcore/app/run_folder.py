@@ -3,15 +3,20 @@
 The layout (names in :data:`FILES`): ``split.json`` (the data wing's split file), ``best.keras``
 (the best weights), ``model.pb`` / ``model.tflite`` with their JSON sidecars, ``labels.txt``
 and ``report.json``. The image folder the split refers to is ``report.json``'s ``data_dir``
-(at the top or under ``configuration``); a relative one is taken from the run folder.
+(at the top or under ``configuration``; a relative one is taken from the run folder), the
+input convention of ``best.keras`` its ``configuration.preprocessing`` (as
+``ftcore/train`` writes them).
 
     >>> import tempfile; run = Path(tempfile.mkdtemp())
     >>> for name in ("split.json", "best.keras", "model.pb", "labels.txt"):
     ...     _ = (run / name).write_text("")
-    >>> _ = (run / "report.json").write_text('{"configuration": {"data_dir": "../images"}}')
+    >>> config = '{"configuration": {"data_dir": "../images", "preprocessing": "unit"}}'
+    >>> _ = (run / "report.json").write_text(config)
     >>> files = find_run_files(run)
     >>> files.best_model.name, files.tflite, files.data_dir == (run / "../images")
     ('model.pb', None, True)
+    >>> files.preprocessing
+    'unit'
     >>> is_run_folder(run), is_run_folder(run / "best.keras")
     (True, False)
 """
@@ -51,6 +56,7 @@ class RunFiles:
     labels: Path | None
     report: Path | None
     data_dir: Path | None
+    preprocessing: str | None = None  # of best.keras (an export's sidecar says its own)
 
     @property
     def best_model(self) -> Path:
@@ -73,18 +79,23 @@ def is_run_folder(path: str | os.PathLike) -> bool:
     return path.is_dir() and any((path / FILES[k]).is_file() for k in ("split", "report", *_MODELS))
 
 
-def _data_dir(root: Path, report: Path | None) -> Path | None:
+def _report(report: Path | None) -> dict:
     if report is None:
-        return None
+        return {}
     try:
         doc = json.loads(report.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise InvalidFileError(f"{report} is not a run report (JSON): {e}") from None
     if not isinstance(doc, dict):
         raise InvalidFileError(f"{report} is not a run report: expected a JSON object")
+    return doc
+
+
+def _setting(doc: dict, name: str) -> str | None:
+    """``doc[name]``, else ``doc["configuration"][name]``, if a non-empty string."""
     config = doc.get("configuration")
-    found = doc.get("data_dir") or (config.get("data_dir") if isinstance(config, dict) else None)
-    return root / found if isinstance(found, str) and found else None
+    found = doc.get(name) or (config.get(name) if isinstance(config, dict) else None)
+    return found if isinstance(found, str) and found else None
 
 
 def find_run_files(run_dir: str | os.PathLike) -> RunFiles:
@@ -93,4 +104,11 @@ def find_run_files(run_dir: str | os.PathLike) -> RunFiles:
     if not root.is_dir():
         raise MissingFileError(f"no such run folder: {root}")
     found = {k: (root / name if (root / name).is_file() else None) for k, name in FILES.items()}
-    return RunFiles(root=root, data_dir=_data_dir(root, found["report"]), **found)
+    doc = _report(found["report"])
+    data_dir = _setting(doc, "data_dir")
+    return RunFiles(
+        root=root,
+        data_dir=root / data_dir if data_dir else None,
+        preprocessing=_setting(doc, "preprocessing"),
+        **found,
+    )

@@ -233,3 +233,47 @@ def test_two_models_with_other_labels_are_refused(colour_models, tmp_path, capsy
     code, _, err = cli(capsys, *argv)
     assert code == 1 and "['cyan', 'green', 'red']" in err and "['blue', 'green', 'red']" in err
     assert not (tmp_path / "e").exists()
+
+
+def test_a_run_folder_with_data_judges_the_folder_or_with_split_its_split(
+    colour_models, tmp_path, capsys
+):
+    data = colour_folder(tmp_path / "data", per_class=4, intruder=False)
+    run = run_folder(tmp_path / "run", colour_models, data)
+    (run / "report.json").write_text("{}")  # no data_dir: the images must be given
+    code, _, err = cli(capsys, "evaluate", run, "--output", tmp_path / "e")
+    assert code == 1 and "does not say where the images are (data_dir): pass DATA" in err
+    moved = shutil.copytree(data, tmp_path / "moved")
+    code, stdout, err = cli(
+        capsys, "evaluate", run, moved, "--split", "validation", "--output", tmp_path / "e"
+    )
+    assert code == 0, err
+    assert stdout.splitlines()[0] == f"6 images, 3 classes (the validation split of {run})"
+    code, stdout, err = cli(capsys, "evaluate", run, moved, "--output", tmp_path / "e")
+    assert code == 0, err
+    assert stdout.splitlines()[0] == f"12 images, 3 classes (folder {moved})"
+    assert (
+        json.loads((tmp_path / "e/report.json").read_text())["models"]["model.pb"]["accuracy"]
+        == 1.0
+    )
+
+
+def test_a_run_with_only_best_keras_uses_its_labels_and_preprocessing(
+    colour_models, tmp_path, capsys
+):
+    data = colour_folder(tmp_path / "data", per_class=2)
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(colour_models.keras, run / "best.keras")
+    (run / "labels.txt").write_text("\n".join(CLASSES) + "\n")
+    (run / "report.json").write_text(json.dumps({"configuration": {"preprocessing": "unit"}}))
+    code, stdout, err = cli(capsys, "evaluate", run, data, "--output", tmp_path / "e")
+    assert code == 0, err
+    assert row(stdout, "best.keras", "85.7%")  # 6 of 7: the intruder
+    [_, wrong] = list(csv.reader((tmp_path / "e/misclassified.csv").open()))
+    scores = {}
+    for preprocessing in ("unit", "mobilenet"):
+        with load(run / "best.keras", preprocessing=preprocessing) as p:
+            scores[preprocessing] = float(p.predict_images([data / wrong[0]])[0, 1])
+    assert float(wrong[3]) == pytest.approx(scores["unit"], rel=1e-5)
+    assert abs(scores["unit"] - scores["mobilenet"]) > 0.05  # the convention changes the score
