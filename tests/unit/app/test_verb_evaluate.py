@@ -277,3 +277,29 @@ def test_a_run_with_only_best_keras_uses_its_labels_and_preprocessing(
             scores[preprocessing] = float(p.predict_images([data / wrong[0]])[0, 1])
     assert float(wrong[3]) == pytest.approx(scores["unit"], rel=1e-5)
     assert abs(scores["unit"] - scores["mobilenet"]) > 0.05  # the convention changes the score
+
+
+def test_images_stream_in_batches_decoded_once_for_models_that_share_their_input(
+    colour_models, tmp_path
+):
+    from ftcore.app import evaluate_models as em
+    from ftcore.predict import Predictor
+
+    data = colour_folder(tmp_path / "data")  # 13 images
+    sizes = {"pb": [], "tflite": []}
+    with load(colour_models.pb) as pb, load(colour_models.tflite) as tfl:
+        counted = {
+            name: Predictor(
+                name,
+                lambda x, r=real, n=name: sizes[n].append(len(x)) or r(x),
+                real.input_shape,
+                real.labels,
+                real.preprocessing,
+            )
+            for name, real in (("pb", pb), ("tflite", tfl))
+        }
+        assert list(em.passes(counted).values()) == [["pb", "tflite"]]  # one decoding pass
+        labelled = em.labelled_folder(data, CLASSES, skip_bad=False)
+        scores = em.score(counted, labelled, batch_size=4)
+    assert sizes == {"pb": [4, 4, 4, 1], "tflite": [4, 4, 4, 1]}
+    assert scores["pb"].shape == (13, 3)
