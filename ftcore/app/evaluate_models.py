@@ -178,7 +178,14 @@ def evaluate_all(
     """Every model judged on ``data`` (:func:`score`, then :func:`evaluate_scores`)."""
     y = [f.label for f in data.files]
     paths = [f.path for f in data.files]
+    scores = score(predictors, data, **kwargs)
+    for name, s in scores.items():
+        if s.shape[1] != len(data.class_names):
+            raise MismatchError(
+                f"model {name} has {s.shape[1]} outputs but {len(data.class_names)} labels "
+                f"{data.class_names}: give one label per output (--labels FILE)"
+            )
     return {
         name: evaluate_scores(y, s, data.class_names, paths=paths, ks=(top_k,))
-        for name, s in score(predictors, data, **kwargs).items()
+        for name, s in scores.items()
     }

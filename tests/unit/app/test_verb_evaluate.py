@@ -153,6 +153,18 @@ def test_a_tflite_without_labels_says_so_and_how_to_fix_it(colour_models, tmp_pa
     assert cli(capsys, *argv)[0] == 0 and (out / "report.json").is_file()
 
 
+def test_labels_that_do_not_fit_the_outputs_are_refused(colour_models, tmp_path, capsys):
+    data = tmp_path / "data"
+    for name in ("blue", "green"):
+        save_png(data / name / "0.png", COLOURS[name], 0)
+    labels = tmp_path / "two.txt"
+    labels.write_text("blue\ngreen\n")
+    argv = ["evaluate", colour_models.pb, data, "--labels", labels, "--output", tmp_path / "e"]
+    code, _, err = cli(capsys, *argv)
+    assert code == 1 and not (tmp_path / "e").exists()
+    assert "model model.pb has 3 outputs but 2 labels ['blue', 'green']" in err
+
+
 def bad_folder(tmp_path):
     data = colour_folder(tmp_path / "data", per_class=2, intruder=False)
     (data / "red/empty.png").write_bytes(b"")
