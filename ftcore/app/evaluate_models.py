@@ -73,10 +73,14 @@ def load_models(
                     options["preprocessing"] = run.preprocessing
             p = predictors[name] = load(path, **options)
             if p.labels is None:
+                where = (
+                    "a .keras file holds none"
+                    if path.suffix == ".keras"
+                    else f"no sidecar {path.name}.json with labels beside it"
+                )
                 raise MismatchError(
-                    f"model {path} has no class labels (a .pb or .tflite export keeps them in "
-                    f"its sidecar {path.name}.json; there is none with labels): pass --labels "
-                    "FILE, a text file with one class name per line in the model's output order"
+                    f"model {path} has no class labels ({where}): pass --labels FILE, a text "
+                    "file with one class name per line in the model's output order"
                 )
             first_name, first = next(iter(predictors.items()))
             check_class_names(p.labels, first.labels, f"model {name!r}", f"model {first_name!r}")

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from ftcore.app.verb import add_verb, read_labels
-from ftcore.errors import FtcoreError
+from ftcore.errors import FtcoreError, InvalidFileError
 
 HELP = "judge a model on labelled images: per-class metrics, confusion matrix, misclassified files"
 SPLITS = ("validation", "test")
@@ -92,11 +92,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _data(args, run_files, labels, em):
-    if run_files is not None and (args.data is None or args.split):
-        if args.data is not None:
-            run_files = _with_data_dir(run_files, Path(args.data))
-        return em.run_split(run_files, args.split, labels, args.skip_bad)
-    return em.labelled_folder(args.data, labels, args.skip_bad)
+    from ftcore.data import BadImagesError
+
+    try:
+        if run_files is not None and (args.data is None or args.split):
+            if args.data is not None:
+                run_files = _with_data_dir(run_files, Path(args.data))
+            return em.run_split(run_files, args.split, labels, args.skip_bad)
+        return em.labelled_folder(args.data, labels, args.skip_bad)
+    except BadImagesError as e:  # the data wing's advice, in the command's words
+        raise InvalidFileError(str(e).replace("skip_bad=True", "--skip-bad")) from None
 
 
 def _with_data_dir(run_files, data_dir: Path):

@@ -74,7 +74,8 @@ def test_two_models_side_by_side_with_their_agreement(colour_models, tmp_path, c
 def test_a_keras_model_needs_labels_and_a_labels_file_gives_them(colour_models, tmp_path, capsys):
     data = colour_folder(tmp_path / "data")
     code, _, err = cli(capsys, "evaluate", colour_models.keras, data, "--output", tmp_path / "e")
-    assert code == 1 and "model.keras has no class labels" in err and "--labels FILE" in err
+    assert code == 1 and "model.keras has no class labels (a .keras file holds none)" in err
+    assert "pass --labels FILE" in err
     labels = tmp_path / "labels.txt"
     labels.write_text("\n".join(CLASSES) + "\n")
     argv = ["evaluate", colour_models.keras, data, "--labels", labels, "--output", tmp_path / "e"]
@@ -146,7 +147,8 @@ def test_a_tflite_without_labels_says_so_and_how_to_fix_it(colour_models, tmp_pa
     out = tmp_path / "eval"
     code, _, err = cli(capsys, "evaluate", colour_models.bare_tflite, data, "--output", out)
     assert code == 1 and not out.exists()
-    assert "bare.tflite has no class labels" in err and "pass --labels FILE" in err
+    assert "bare.tflite has no class labels (no sidecar bare.tflite.json with labels" in err
+    assert "pass --labels FILE" in err
     labels = tmp_path / "labels.txt"
     labels.write_text("\n".join(CLASSES))
     argv = ["evaluate", colour_models.bare_tflite, data, "--labels", labels, "--output", out]
@@ -178,7 +180,7 @@ def test_bad_images_stop_with_the_list_by_default(colour_models, tmp_path, capsy
     assert code == 1 and not out.exists()
     assert (
         err.splitlines()[0]
-        == "ftcore evaluate: error: 2 bad image files (fix or remove them, or pass skip_bad=True to leave them out):"
+        == "ftcore evaluate: error: 2 bad image files (fix or remove them, or pass --skip-bad to leave them out):"
     )
     assert "  blue/notes.jpg: is not an image in an accepted format" in err
     assert "  red/empty.png: is empty (0 bytes), expected an image" in err
