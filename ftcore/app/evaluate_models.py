@@ -54,6 +54,30 @@ def model_path(model: str | os.PathLike) -> tuple[Path, RunFiles | None]:
     return path, None
 
 
+def _options(path: Path, labels, trust: bool, run: RunFiles | None) -> dict:
+    """What :func:`ftcore.predict.load` gets for ``path``: a run's ``best.keras`` (no sidecar)
+    takes the run's labels.txt and input convention."""
+    options = {"labels": labels, "trust": trust}
+    if run is not None and path == run.keras:
+        if labels is None and run.labels:
+            options["labels"] = _read_labels(run.labels)
+        if run.preprocessing:
+            options["preprocessing"] = run.preprocessing
+    return options
+
+
+def _no_labels(path: Path) -> MismatchError:
+    where = (
+        "a .keras file holds none"
+        if path.suffix == ".keras"
+        else f"no sidecar {path.name}.json with labels beside it"
+    )
+    return MismatchError(
+        f"model {path} has no class labels ({where}): pass --labels FILE, a text "
+        "file with one class name per line in the model's output order"
+    )
+
+
 def load_models(
     paths: Sequence[Path], labels: Sequence[str] | None, trust: bool, run: RunFiles | None
 ) -> dict[str, Predictor]:
@@ -65,23 +89,9 @@ def load_models(
     predictors: dict[str, Predictor] = {}
     try:
         for name, path in zip(names, paths, strict=True):
-            options = {"labels": labels, "trust": trust}
-            if run is not None and path == run.keras:  # no sidecar: the run's labels, convention
-                if labels is None and run.labels:
-                    options["labels"] = _read_labels(run.labels)
-                if run.preprocessing:
-                    options["preprocessing"] = run.preprocessing
-            p = predictors[name] = load(path, **options)
+            p = predictors[name] = load(path, **_options(path, labels, trust, run))
             if p.labels is None:
-                where = (
-                    "a .keras file holds none"
-                    if path.suffix == ".keras"
-                    else f"no sidecar {path.name}.json with labels beside it"
-                )
-                raise MismatchError(
-                    f"model {path} has no class labels ({where}): pass --labels FILE, a text "
-                    "file with one class name per line in the model's output order"
-                )
+                raise _no_labels(path)
             first_name, first = next(iter(predictors.items()))
             check_class_names(p.labels, first.labels, f"model {name!r}", f"model {first_name!r}")
     except BaseException:

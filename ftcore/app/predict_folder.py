@@ -119,18 +119,20 @@ def predict_folder(
             for paths, images, failed in _batches(files, predictor, batch_size, workers):
                 bad += failed
                 if images:
-                    scores = predictor.predict(np.stack(images), batch_size)
-                    top = predictor.top_k(scores, k)
-                    if not rows:
-                        writer.writerow(_header(len(top[0])))
-                    for rel, preds in zip(paths, top, strict=True):
-                        writer.writerow(
-                            [rel, *[v for p in preds for v in (p.label, f"{p.score:.6g}")]]
-                        )
-                    rows += len(paths)
+                    rows += _write_rows(writer, predictor, paths, images, k, header=not rows)
                 if progress is not None:
                     progress(len(paths) + len(failed))
             if not rows:
                 writer.writerow(_header(k))
         tmp.chmod(_umask_mode())
     return rows, bad
+
+
+def _write_rows(writer, predictor: Predictor, paths, images, k: int, header: bool) -> int:
+    """One batch: predict, write its rows (after the header, if ``header``); their number."""
+    top = predictor.top_k(predictor.predict(np.stack(images), len(images)), k)
+    if header:
+        writer.writerow(_header(len(top[0])))
+    for rel, preds in zip(paths, top, strict=True):
+        writer.writerow([rel, *[v for p in preds for v in (p.label, f"{p.score:.6g}")]])
+    return len(paths)
