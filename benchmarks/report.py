@@ -1,4 +1,5 @@
-"""Turn a saved pytest-benchmark JSON into a throughput table and a PNG bar chart (Pillow only).
+"""Turn a saved pytest-benchmark JSON into a throughput table and a PNG bar chart (matplotlib,
+the ``plots`` extra: :func:`ftcore.evaluate.plot_benchmark`).
 
 One panel per model and device; per batch size, one bar per path (frozen, restored, and tflite
 and onnxruntime when measured), labelled with images/s. ``--table`` prints a Markdown table
@@ -18,17 +19,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
-
-from ftcore import atomic
 from ftcore.errors import FtcoreError, InvalidFileError, MissingFileError
 
 PATHS = ("frozen", "restored", "tflite", "onnxruntime")
+#: The bar colour of each path in the chart: matplotlib's default cycle C0..C3 in PATHS order.
 COLORS = {
     "frozen": (31, 119, 180),
     "restored": (255, 127, 14),
-    "tflite": (148, 103, 189),
-    "onnxruntime": (44, 160, 44),
+    "tflite": (44, 160, 44),
+    "onnxruntime": (214, 39, 40),
 }
 
 
@@ -98,40 +97,6 @@ def markdown_table(results: Sequence[Result]) -> str:
     return "\n".join(lines)
 
 
-def bar_chart(results: Sequence[Result], title: str = "images/s (higher is better)") -> Image.Image:
-    """Grouped bars: one panel per (model, device), groups by batch size, bars by path."""
-    panels = _panels(results)
-    font = ImageFont.load_default()
-    paths = [p for p in PATHS if any(r.path == p for r in results)]
-    pw, ph, margin, top = 420, 300, 50, 60
-    img = Image.new("RGB", (max(1, len(panels)) * pw + margin, ph + top), "white")
-    draw = ImageDraw.Draw(img)
-    draw.text((margin, 10), title, fill="black", font=font)
-    for i, p in enumerate(paths):  # legend
-        x = margin + 260 + i * 110
-        draw.rectangle([x, 12, x + 12, 24], fill=COLORS[p])
-        draw.text((x + 16, 12), p, fill="black", font=font)
-    for k, ((model, device), batches) in enumerate(sorted(panels.items())):
-        x0, y0 = margin + k * pw, top
-        peak = max(v for b in batches.values() for v in b.values())
-        plot_h = ph - 40
-        draw.text((x0, y0 - 18), f"{model} MobileNetV2 ({device})", fill="black", font=font)
-        draw.line([x0, y0 + plot_h, x0 + pw - margin, y0 + plot_h], fill="black")
-        group_w = (pw - margin) / max(1, len(batches))
-        bar_w = group_w * 0.8 / max(1, len(paths))
-        for g, (batch, by_path) in enumerate(sorted(batches.items())):
-            gx = x0 + g * group_w + group_w * 0.1
-            for j, p in enumerate(paths):
-                if p not in by_path:
-                    continue
-                h = plot_h * by_path[p] / peak
-                bx = gx + j * bar_w
-                draw.rectangle([bx, y0 + plot_h - h, bx + bar_w - 2, y0 + plot_h], fill=COLORS[p])
-                draw.text((bx, y0 + plot_h - h - 12), f"{by_path[p]:.0f}", fill="black", font=font)
-            draw.text((gx, y0 + plot_h + 6), f"batch {batch}", fill="black", font=font)
-    return img
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python benchmarks/report.py", description=__doc__.split("\n")[0]
@@ -143,8 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         results = read_results(args.saved)
         if args.output:
-            with atomic.atomic_path(args.output) as tmp:
-                bar_chart(results).save(tmp, format="PNG")
+            from ftcore.evaluate import plot_benchmark
+
+            plot_benchmark(results, args.output)
             print(f"wrote {args.output}")
         if args.table or not args.output:
             print(markdown_table(results))

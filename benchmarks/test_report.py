@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from report import COLORS, main, read_results
+from report import COLORS, PATHS, main, read_results
 
 from ftcore.errors import InvalidFileError
 
@@ -46,19 +46,39 @@ def test_table_adds_the_onnxruntime_ratio_when_measured(tmp_path, capsys):
     assert "| keras | cpu | 8 | 25.0 | - | - | - | - |" in out
 
 
+def _longest_runs(mask: np.ndarray) -> np.ndarray:
+    """Per pixel column, the longest vertical run of True (a bar; legend patches are short)."""
+    cur = best = np.zeros(mask.shape[1], int)
+    for row in mask:
+        cur = (cur + 1) * row
+        best = np.maximum(best, cur)
+    return best
+
+
 def test_chart_draws_one_bar_per_case_scaled_to_throughput(tmp_path):
     png = tmp_path / "chart.png"
     assert main([str(saved_run(tmp_path)), "--output", str(png)]) == 0
-    pixels = np.asarray(Image.open(png).convert("RGB"))[40:]  # below the title and legend
+    with Image.open(png) as img:
+        assert img.format == "PNG" and img.size == (1000, 400)  # plot_benchmark: 2 panels
+        pixels = np.asarray(img.convert("RGB"))
+    assert pixels.std() > 10  # not blank
     heights = {}
     for path, color in COLORS.items():
-        mask = np.all(pixels == color, axis=-1)
-        columns = mask.sum(axis=0)
-        heights[path] = sorted({int(h) for h in columns if h > 0})
+        runs = _longest_runs(np.all(pixels == color, axis=-1))
+        heights[path] = sorted({int(h) for h in runs if h > 0})
     # slim: frozen 100 img/s is the panel's peak, restored 50 is half as tall
     assert heights["restored"] and heights["frozen"]
     assert max(heights["restored"]) == pytest.approx(max(heights["frozen"]) / 2, abs=2)
-    assert heights["onnxruntime"] == []
+    assert heights["onnxruntime"] == [] and heights["tflite"] == []
+
+
+def test_chart_colours_are_the_plotting_librarys_per_path():
+    colors = pytest.importorskip("matplotlib.colors", reason="the plots extra is not installed")
+    from ftcore.evaluate.plots import BENCH_PATHS
+
+    assert tuple(COLORS) == PATHS == BENCH_PATHS
+    for i, path in enumerate(PATHS):
+        assert COLORS[path] == tuple(round(255 * c) for c in colors.to_rgb(f"C{i}"))
 
 
 def test_bad_files_are_reported(tmp_path, capsys):

@@ -34,6 +34,7 @@ VERBS = (
     "ftcore.app.verb_inspect",
     "ftcore.app.verb_freeze",
     "ftcore.app.verb_predict",
+    "ftcore.app.verb_evaluate",
     "ftcore.app.verb_demo",
     "ftcore.app.verb_build_fixtures",
     "ftcore.app.verb_fetch",

@@ -126,13 +126,16 @@ def _model_section(name: str, ev: Evaluation, files: dict[str, str]) -> list[str
     ]
 
 
-def _markdown(title: str, evaluations: Mapping[str, Evaluation], pairs, files) -> str:
+def _markdown(title: str, evaluations: Mapping[str, Evaluation], pairs, files, skipped) -> str:
     n = len(next(iter(evaluations.values())).truth)
     lines = [f"# {title}", "", f"{n} examples.", "", *_summary(evaluations, pairs)]
     for name, ev in evaluations.items():
         lines += _model_section(name, ev, files[name])
     if "learning_curves" in files:
         lines += ["", "## Learning curves", "", f"![learning curves]({files['learning_curves']})"]
+    if skipped:
+        lines += ["", f"## Skipped files ({len(skipped)}, not judged)", ""]
+        lines += [f"- `{_cell(path)}`: {_cell(reason)}" for path, reason in skipped]
     return "\n".join(lines) + "\n"
 
 
@@ -141,9 +144,12 @@ def write_report(
     evaluations: Mapping[str, Evaluation],
     stages: Sequence | None = None,
     title: str = "Evaluation",
+    skipped: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Path]:
     """Write the report of one or more models (``{name: Evaluation}``; a history's
-    ``stages`` add learning curves) into ``out_dir``; return ``{file name: path}``."""
+    ``stages`` add learning curves; ``skipped`` lists (path, reason) of files left out)
+    into ``out_dir``; return ``{file name: path}``."""
+    skipped = [(str(p), str(r)) for p, r in skipped]
     if not evaluations:
         raise MismatchError("write_report needs at least one evaluation")
     pairs = _pairs(evaluations)
@@ -166,11 +172,12 @@ def write_report(
         if stages is not None:
             plot_learning_curves(stages, tmp / "learning_curves.png")
             files["learning_curves"] = "learning_curves.png"
-        (tmp / "report.md").write_text(_markdown(title, evaluations, pairs, files))
+        (tmp / "report.md").write_text(_markdown(title, evaluations, pairs, files, skipped))
         report = {
             "title": title,
             "models": {n: {**ev.to_dict(), "files": files[n]} for n, ev in evaluations.items()},
             "agreement": pairs,
+            "skipped": [{"path": p, "reason": r} for p, r in skipped],
         }
         if "learning_curves" in files:
             report["learning_curves"] = files["learning_curves"]

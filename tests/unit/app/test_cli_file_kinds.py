@@ -25,7 +25,7 @@ CONDITIONS = ("missing", "directory", "empty", "truncated", "wrong format", "uns
 #: What the one-line error must say, per condition.
 SAYS = {
     "missing": r"no such file",
-    "directory": r"is a directory|no checkpoint in directory",
+    "directory": r"is a directory|no checkpoint in directory|holds no image files",  # predict: a folder
     "empty": r"is empty \(0 bytes\)",
     "truncated": r"truncated",
     "wrong format": r"is not|not a valid|cannot be imported",

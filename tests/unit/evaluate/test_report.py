@@ -172,3 +172,19 @@ def test_markdown_tables_survive_a_pipe_in_a_name(tmp_path):
     md = ev.write_report(tmp_path, {"x|y": e})["report.md"].read_text()
     assert "| x\\|y | 100.0% |" in md
     assert "| a\\|b | 1.000 |" in md and "| c d | 1.000 |" in md
+
+
+def test_skipped_files_are_listed_in_both_reports(tmp_path):
+    skipped = [("data/cat/empty.png", "is empty (0 bytes)"), ("data/dog/x.jpg", "a | b\nc")]
+    out = ev.write_report(tmp_path, {"float": FLOAT}, skipped=skipped)
+    report = json.loads(out["report.json"].read_text())
+    assert report["skipped"] == [
+        {"path": "data/cat/empty.png", "reason": "is empty (0 bytes)"},
+        {"path": "data/dog/x.jpg", "reason": "a | b\nc"},
+    ]
+    md = out["report.md"].read_text()
+    assert "## Skipped files (2, not judged)" in md
+    assert "- `data/cat/empty.png`: is empty (0 bytes)\n- `data/dog/x.jpg`: a \\| b c\n" in md
+    none = ev.write_report(tmp_path / "none", {"float": FLOAT})
+    assert json.loads(none["report.json"].read_text())["skipped"] == []
+    assert "Skipped" not in none["report.md"].read_text()
