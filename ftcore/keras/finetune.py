@@ -8,7 +8,9 @@ frozen BatchNormalization uses and keeps its moving statistics.
 Stage 1 trains the head (SGD, lr 0.01); when nothing before the head trains or behaves
 differently in training, the base runs once and the head trains on cached features
 (:mod:`ftcore.keras.feature_cache`). Stage 2 unfreezes from a layer at a lower rate (1e-4),
-optionally with discriminative learning rates and ``train_bn``.
+optionally with discriminative learning rates and ``train_bn``; the same holds for the frozen
+layers before the first one it trains (:mod:`ftcore.keras.prefix_cache`). ``StageResult``
+says whether a stage was cached and, if not, why.
 
     >>> import keras, numpy as np
     >>> from ftcore.keras.head import attach_head

@@ -15,10 +15,10 @@ from ftcore.keras.prefix_cache import cache_start, plan_prefix, prefix_blockers,
 
 L = keras.layers
 
-#: Cached vs uncached weights after a stage: the largest difference measured over 10 seeds x
-#: 3 optimizers x both models (float32 reassociation in the convolutions' gradients), with a
-#: margin; see the report in tests/unit/keras/test_prefix_cache.py's docstring of
-#: test_cached_unfreeze_stage_gives_the_same_weights.
+#: Cached vs uncached weights after a stage. Measured (benchmarks/cache_tolerance.py, 10 seeds
+#: x SGD/momentum/Adam x both models, 3 epochs): at most 1.8e-7 absolute and 1.5e-5 relative to
+#: max(|w|, 1e-3), from float32 reassociation; training moves weights by 1e-2 to 4e-1. ATOL
+#: leaves a 50x margin for other CPUs' kernels and stays 1000x below any movement.
 RTOL, ATOL = 1e-4, 1e-5
 
 
