@@ -5,7 +5,8 @@ computes the same function in every training step: no trainable base variable, n
 that behaves differently in training (a trainable BatchNormalization, Dropout, noise or random
 augmentation layers), and no augmentation of the inputs. :func:`cache_blockers` lists what
 prevents it; an empty list means training the head on cached features gives the same head
-weights as training through the frozen base.
+weights as training through the frozen base. It is the head-only case of
+:mod:`ftcore.keras.prefix_cache` (the cut at the head).
 
     >>> import keras
     >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="a"),
@@ -19,73 +20,37 @@ weights as training through the frozen base.
 
 from __future__ import annotations
 
-import inspect
-
 import keras
 import numpy as np
 import tensorflow as tf
 
-from ftcore.keras.backbone import model_inputs
-from ftcore.keras.head import head_start, in_head
-from ftcore.keras.internals import trainable_capable_variables
-from ftcore.keras.trainable import leaves, trainable_flags
+from ftcore.keras.head import head_start
+from ftcore.keras.prefix_cache import prefix_blockers, split_at
 
 
 def split_at_head(model: keras.Model) -> tuple[keras.Model, keras.Model]:
     """``(base, head)`` models sharing ``model``'s layers; ``head(base(x)) == model(x)``.
 
     The head model's input is the tensor that feeds the first ``head_*`` layer, so training
-    the head model trains ``model``'s head layers.
+    the head model trains ``model``'s head layers (:func:`~ftcore.keras.prefix_cache.split_at`
+    at the head).
     """
     k = head_start(model)
     if k >= len(model.layers):
         raise ValueError(f"model {model.name!r} has no head_* layers to split at")
-    feature = model.layers[k].input
-    if isinstance(feature, (list, tuple)):
-        raise ValueError("feature caching needs a head with a single input tensor")
-    base = keras.Model(model_inputs(model), feature, name=f"{model.name}_base")
-    head = keras.Model(feature, model.outputs, name=f"{model.name}_head")
-    return base, head
+    return split_at(model, k, names=("base", "head"))
 
 
 def cache_blockers(model: keras.Model, augment: object | None = None) -> list[str]:
     """Why training the head on cached base outputs would differ from training ``model``.
 
-    Empty when caching is valid for a stage that trains ``model`` with its current flags.
+    Empty when caching is valid for a stage that trains ``model`` with its current flags:
+    :func:`~ftcore.keras.prefix_cache.prefix_blockers` with the cut at the head.
     """
     k = head_start(model)
     if k >= len(model.layers):
         return [f"model {model.name!r} has no head_* layers"]
-    reasons = ["an augmentation function is applied to the inputs"] if augment else []
-    flags = trainable_flags(model)
-    for path, layer in leaves(model):
-        if in_head(model, path):
-            continue
-        trainable = flags[path]
-        if trainable and trainable_capable_variables(layer):
-            reasons.append(f"base layer {path!r} is trainable")
-        elif _training_dependent(layer, trainable):
-            reasons.append(
-                f"base layer {path!r} ({type(layer).__name__}) behaves differently in training"
-            )
-    return reasons
-
-
-_STOCHASTIC = ("Dropout", "Noise")
-
-
-def _training_dependent(layer: keras.layers.Layer, trainable: bool) -> bool:
-    """True if ``layer`` computes something else in training mode (given its flag)."""
-    if isinstance(layer, keras.layers.BatchNormalization):
-        return trainable
-    kind = type(layer).__name__
-    if any(s in kind for s in _STOCHASTIC) or kind.startswith("Random"):
-        return True
-    # A custom layer taking `training` may do anything with it: do not cache through it.
-    return (
-        not type(layer).__module__.startswith("keras.")
-        and "training" in inspect.signature(layer.call).parameters
-    )
+    return prefix_blockers(model, k, augment)
 
 
 def extract_features(base: keras.Model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:

@@ -8,7 +8,9 @@ frozen BatchNormalization uses and keeps its moving statistics.
 Stage 1 trains the head (SGD, lr 0.01); when nothing before the head trains or behaves
 differently in training, the base runs once and the head trains on cached features
 (:mod:`ftcore.keras.feature_cache`). Stage 2 unfreezes from a layer at a lower rate (1e-4),
-optionally with discriminative learning rates and ``train_bn``.
+optionally with discriminative learning rates and ``train_bn``; the same holds for the frozen
+layers before the first one it trains (:mod:`ftcore.keras.prefix_cache`). ``StageResult``
+says whether a stage was cached and, if not, why.
 
     >>> import keras, numpy as np
     >>> from ftcore.keras.head import attach_head
@@ -39,9 +41,10 @@ from ftcore.keras.callbacks import (
     default_histogram_layers,
 )
 from ftcore.keras.compile_guard import CompileGuard, compile_model
-from ftcore.keras.feature_cache import cache_blockers, extract_features, fit_features, split_at_head
+from ftcore.keras.feature_cache import extract_features, fit_features
 from ftcore.keras.multi_worker import allow_multi_worker, is_multi_worker
 from ftcore.keras.options import Checkpointing, FitOptions, Logging, from_keywords
+from ftcore.keras.prefix_cache import PrefixPlan, plan_prefix
 from ftcore.keras.resume import (
     Progress,
     read_latest,
@@ -223,7 +226,8 @@ class _Loop:
     def _prepare(self, stage: Stage) -> _Fit:
         """Compile this stage's optimizer; with caching, the head model and its features."""
         o, model = self.fit, self.model
-        blockers = cache_blockers(model, o.augment)
+        plan = self._cache_plan()
+        blockers = plan.blockers
         if o.cache_features is True and blockers:
             raise FtcoreError(
                 f"stage {stage.name!r}: feature caching is not valid: " + "; ".join(blockers)
@@ -233,7 +237,7 @@ class _Loop:
         f = _Fit(model, self.x, o.validation_data, cached, blockers)
         multi_worker = is_multi_worker(tf.distribute.get_strategy())
         if cached:
-            base, f.model = split_at_head(model)
+            base, f.model = plan.split(model)
             if multi_worker:
                 allow_multi_worker(base)
             f.x = extract_features(base, self.x, o.batch_size)
@@ -244,6 +248,13 @@ class _Loop:
         if multi_worker:
             allow_multi_worker(f.model)
         return f
+
+    def _cache_plan(self) -> PrefixPlan:
+        """Where this stage's frozen prefix ends (the head, or the first trained layer if
+        earlier) and why its outputs cannot be cached (:mod:`ftcore.keras.prefix_cache`)."""
+        vx = self.fit.validation_data
+        n = len(self.x) + (len(vx[0]) if vx is not None else 0)
+        return plan_prefix(self.model, self.fit.augment, n_examples=n)
 
     def _callbacks(self, i: int, stage: Stage) -> list:
         cbs: list = [CompileGuard()]

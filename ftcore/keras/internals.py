@@ -47,3 +47,14 @@ def clear_captured_strategy(model: keras.Model) -> None:
     :mod:`ftcore.keras.multi_worker`.
     """
     model._distribute_strategy = None
+
+
+def tensor_source(tensor) -> tuple[keras.layers.Layer, object]:
+    """``(layer, node)``: the layer call that produced the symbolic ``tensor``.
+
+    Why private: Keras 3 has no public way to walk a functional graph from a tensor back to
+    the layer that computed it, which splitting a model at an inner layer (and refusing a
+    split that a skip connection crosses) needs.
+    """
+    operation, node_index, _ = tensor._keras_history
+    return operation, inbound_nodes(operation)[node_index]

@@ -40,9 +40,10 @@ _CACHE_MODES = (True, False, "auto")
 class FitOptions:
     """How every stage fits.
 
-    - ``cache_features``: ``"auto"`` trains head-only stages on cached base outputs when
-      :func:`ftcore.keras.feature_cache.cache_blockers` finds nothing against it (else through
-      the base); ``True`` raises instead of falling back; ``False`` never caches.
+    - ``cache_features``: ``"auto"`` trains each stage on the cached outputs of its frozen
+      prefix (the base for a head-only stage) when
+      :func:`ftcore.keras.prefix_cache.prefix_blockers` finds nothing against it (else through
+      the whole model); ``True`` raises instead of falling back; ``False`` never caches.
     - ``augment(batch) -> batch`` is applied to training inputs (and so disables caching).
     - ``loss=None``: sparse or categorical cross-entropy, from the labels' layout.
     - ``callbacks``: extra Keras callbacks for every stage's fit.

@@ -48,7 +48,7 @@ def python_examples(workdir):
 
 
 def test_python_examples_run_and_produce_their_outputs(python_examples, workdir):
-    assert [s.cached for s in python_examples["result"].stages] == [True, False]
+    assert [s.cached for s in python_examples["result"].stages] == [True, True]
     assert (workdir / "runs" / "graph.pb").is_file()
     assert list((workdir / "runs" / "keras" / "logs").rglob("events.out.tfevents.*"))
     assert python_examples["sidecar"].check["optimized_max_abs_diff"] < 1e-3

@@ -86,7 +86,6 @@ def test_cached_training_gives_the_same_head_weights(optimizer):
             "'noise' (GaussianNoise) behaves differently",
         ),
         (model_with, {"augment": lambda b: b[:, ::-1]}, "an augmentation function"),
-        (model_with, {"train_bn": True}, "base layer 'bn1' is trainable"),
     ],
 )
 def test_falls_back_when_caching_is_not_valid(make, kwargs, reason):
@@ -97,6 +96,16 @@ def test_falls_back_when_caching_is_not_valid(make, kwargs, reason):
     stage = result.stages[0]
     assert stage.cached is False
     assert any(reason in r for r in stage.cache_blockers), stage.cache_blockers
+
+
+def test_a_head_stage_with_train_bn_caches_the_prefix_before_the_first_bn():
+    """train_bn=True makes 'bn1' train: the head cache cannot apply, the prefix cache (cut at
+    'bn1', see test_prefix_cache) does; the head cache's own gate still names 'bn1'."""
+    model = model_with()
+    x, y = data(8)
+    stage = fine_tune(model, x, y, [head_stage(1, train_bn=True)]).stages[0]
+    assert stage.cached is True and stage.cache_blockers == []
+    assert "base layer 'bn1' is trainable" in cache_blockers(model)
 
 
 def test_blockers_for_a_trainable_base_and_no_head():

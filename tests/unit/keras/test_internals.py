@@ -10,6 +10,7 @@ from ftcore.keras.internals import (
     clear_captured_strategy,
     inbound_nodes,
     optimizer_variable_index,
+    tensor_source,
     trainable_capable_variables,
 )
 
@@ -48,3 +49,14 @@ def test_a_model_captures_its_strategy_and_clearing_it_leaves_a_working_model():
     clear_captured_strategy(model)
     assert model._distribute_strategy is None
     assert model(np.ones((1, 2), "float32")).shape == (1, 1)
+
+
+def test_tensor_source_is_the_layer_call_that_made_the_tensor():
+    dense = keras.layers.Dense(2, name="d")
+    a, b = keras.Input((3,), name="a"), keras.Input((3,), name="b")
+    dense(a)
+    out = dense(b)
+    layer, node = tensor_source(out)
+    assert layer is dense and [t.name for t in node.input_tensors] == ["b"]
+    source, _ = tensor_source(a)
+    assert type(source).__name__ == "InputLayer"

@@ -78,7 +78,7 @@ def test_two_stages_keep_frozen_layers_and_train_the_rest(cluster_run):
     reports, _, single_report, _ = cluster_run
     for report in reports:
         assert report["trained"] == single_report["trained"]
-        assert report["cached"] == [True, False]  # head stage on cached features, then through
+        assert report["cached"] == [True, True]  # the head cache, then the prefix cache (b0_*)
         moved = report["moved"]
         assert not moved["b0_conv"] and not moved["b0_bn"]  # frozen throughout, BN stats too
         assert moved["b1_conv"] and moved["head_hidden"] and moved["head_logits"]
