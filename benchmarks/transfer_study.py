@@ -237,7 +237,7 @@ def keras_arm(d: Data, b: Budget, seed: int, out: Path, pretrained: bool, raw=Fa
     return run
 
 
-def original_model(weights: Path, softmax: bool):
+def original_model(weights: Path | None, softmax: bool):
     """The original recipe's model in plain Keras, layer for layer: MobileNet 1.0 at 128x128
     without top, cut at ``conv_dw_6_relu``, then Conv2D(256, 3) (valid padding), ReLU,
     AvgPool2D(5), Dropout(0.5), a 1x1 Conv2D to the classes and a Reshape: 40 + 6 = 46 layers
@@ -246,7 +246,10 @@ def original_model(weights: Path, softmax: bool):
 
     L = keras.layers
     base = keras.applications.MobileNet(
-        input_shape=(KERAS_SIZE, KERAS_SIZE, 3), alpha=1.0, include_top=False, weights=str(weights)
+        input_shape=(KERAS_SIZE, KERAS_SIZE, 3),
+        alpha=1.0,
+        include_top=False,
+        weights=str(weights) if weights else None,
     )
     x = base.get_layer(KERAS_CUT).output
     x = L.Conv2D(256, (3, 3))(x)
@@ -474,6 +477,35 @@ def relu_table(results: list[dict]) -> str:
     return format_table([*head, "dead filters init", "dead filters after"], rows)
 
 
+def layer_counts() -> str:
+    """``len(model.layers)`` of each Keras arm's model (random weights: the count is the same),
+    and what the original's ``model.layers[80:]`` holds."""
+    import keras
+
+    from ftcore.keras.backbone import cut
+    from ftcore.keras.head import attach_head
+
+    def ftcore_model(normalize: bool):
+        base = keras.applications.MobileNet(
+            input_shape=(KERAS_SIZE, KERAS_SIZE, 3), alpha=1.0, include_top=False, weights=None
+        )
+        return attach_head(
+            cut(base, KERAS_CUT), "conv", num_classes=NUM_CLASSES, normalize=normalize
+        )
+
+    base, original = original_model(None, softmax=False)
+    models = {
+        f"MobileNet 1.0 no top at {KERAS_SIZE}px": base,
+        f"cut at {KERAS_CUT}": keras.Model(base.input, base.get_layer(KERAS_CUT).output),
+        "keras-original (the original head)": original,
+        "keras-original-softmax": original_model(None, softmax=True)[1],
+        "keras-raw (conv_head defaults)": ftcore_model(False),
+        "keras (conv_head normalize=True)": ftcore_model(True),
+    }
+    lines = [f"{len(m.layers):3d} layers: {name}" for name, m in models.items()]
+    return "\n".join([*lines, f"the original's model.layers[80:]: {original.layers[80:]}"])
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
@@ -482,7 +514,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test-per-class", type=int, default=50)
     p.add_argument("--split-seed", type=int, default=2024)
     p.add_argument("--out", type=Path, default=Path("ftcore-runs/transfer-study"))
+    p.add_argument(
+        "--layers", action="store_true", help="print each Keras arm's layer count and exit"
+    )
     args = p.parse_args(argv)
+    if args.layers:
+        print(layer_counts())
+        return 0
 
     import tensorflow as tf
 
