@@ -51,6 +51,9 @@ came from which, and when)::
         --arms keras graph graph-gentle cnn
     python benchmarks/transfer_study.py --out ftcore-runs/study --per-class 10 \
         --arms keras-original keras-original-softmax keras-raw
+    python benchmarks/transfer_study.py --out ftcore-runs/study --per-class 3 --arms keras-original
+
+``--layers`` prints each Keras arm's layer count and exits.
 
 Results go to ``<out>/results-<arm>-<labels per class>.json`` after every run (a rerun with
 the same ``--out`` skips runs already there, so an interrupted study resumes; different arms or
