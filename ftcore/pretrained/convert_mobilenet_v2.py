@@ -32,7 +32,7 @@ BASE = "mobilenetv2_1.00_160"
 SIZE = 160
 WEIGHTS_NAME = "mobilenet_v2_1.0_no_top.h5"
 NUM_ARRAYS = 260
-#: Keras layer whose output is slim's ``expanded_conv_14/output`` (the seed's cut point).
+#: Keras layer whose output is slim's ``expanded_conv_14/output`` (the seed recipe's cut point).
 KERAS_AT_EXPANDED_CONV_14 = "block_14_add"
 
 

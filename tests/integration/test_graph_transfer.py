@@ -1,4 +1,4 @@
-"""The seed's TF workflow on the pretrained slim checkpoint: cut at expanded_conv_14/output,
+"""The seed recipe's TF workflow on the pretrained slim checkpoint: cut at expanded_conv_14/output,
 train a new head on the few-label target task, unfreeze the last blocks at a lower rate;
 restore the fine-tuned checkpoint through methods 1 and 2.
 
