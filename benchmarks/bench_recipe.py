@@ -1,4 +1,4 @@
-"""The seed's two-stage recipe, plain Keras against ftcore (``plain_keras_recipe.py``): the
+"""The seed recipe's two stages, plain Keras against ftcore (``plain_keras_recipe.py``): the
 stage-1, stage-2 and end-to-end times and images/s of both arms, interleaved, in
 ``extra_info``. With ``--benchmark-disable`` a smoke round (64 images, 1 + 1 epochs).
 

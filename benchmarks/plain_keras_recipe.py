@@ -1,4 +1,4 @@
-"""The seed's two-stage recipe in plain Keras and in ftcore, timed interleaved in one run.
+"""The seed recipe's two stages in plain Keras and in ftcore, timed interleaved in one run.
 
 The recipe (issue 19): Keras ``MobileNet(alpha=1.0)`` at 128x128 with the genuine ImageNet
 weights (the store's ``mobilenet-v1-keras``), cut at ``conv_dw_6_relu``, the conv head with a

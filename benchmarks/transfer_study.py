@@ -27,7 +27,7 @@ Arms (``--arms``):
   (``train_bn=False``, ftcore's default); the head's trains.
 - ``keras-scratch``: the same network from random weights, everything trained (BatchNorm
   momentum 0.9 so its statistics settle in a short budget; Adam 1e-3).
-- ``graph``: the seed's graph workflow on the slim MobileNetV2 checkpoint at 96x96: cut at
+- ``graph``: the seed recipe's graph workflow on the slim MobileNetV2 checkpoint at 96x96: cut at
   ``MobilenetV2/expanded_conv_14/output``, a new pooled linear head (Adam), then
   ``expanded_conv_13/14`` unfrozen at a tenth of the rate (1e-3). Reports both stages.
 - ``graph-gentle``: the same, unfrozen at a hundredth of the rate (1e-4).

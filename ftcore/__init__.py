@@ -4,6 +4,14 @@ The public face is this module's ``__all__``; each name lives in one wing (``ftc
 ``ftcore.graph``, ``ftcore.export``, ``ftcore.predict``) and is imported on first use
 (PEP 562), so ``import ftcore`` and ``ftcore --help`` stay instant and TensorFlow-free.
 
+*The seed recipe*, named throughout, is the original fine-tuning workflow this project grew
+from. Keras: ``MobileNet(alpha=1.0)`` at 128x128 on ImageNet weights, cut at ``conv_dw_6_relu``,
+a conv head (3x3 conv, relu, avgpool, dropout, 1x1 conv, reshape), inputs ``x/128-1``
+(``PREPROCESSING["seed"]``), stage 1 the head with SGD at 0.01, stage 2 ``model.layers[80:]``
+at 1e-4. TF1: the slim MobileNetV2 checkpoint cut at ``expanded_conv_14/output``, a new head,
+three restore methods (the ``.meta``, the graph rebuilt in code, a frozen ``.pb``) and a panda
+photo test. It is never a random seed: those are called ``seed``.
+
     >>> import ftcore
     >>> ftcore.__version__
     '0.1.0'

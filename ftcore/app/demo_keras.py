@@ -1,4 +1,4 @@
-"""The demo's Keras path: the pretrained MobileNet cut at :data:`KERAS_CUT`, the seed's conv
+"""The demo's Keras path: the pretrained MobileNet cut at :data:`KERAS_CUT`, the seed recipe's conv
 head (a BatchNormalization first on genuine weights: see :func:`ftcore.keras.head.conv_head`),
 stage 1 (head only, SGD 0.01), stage 2 (partial unfreeze, SGD 1e-4), with best-model
 checkpoints and TensorBoard logs; then the from-scratch baselines on the same budget.

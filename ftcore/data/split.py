@@ -3,7 +3,7 @@ copy of one content (same sha256) in the same split.
 
 Within each class the distinct contents are sorted by hash and shuffled by a generator
 seeded with ``(seed, class name)``, then cut by the fractions (rounded half up): the split
-of a class depends on the seed and that class's files only. A fraction above zero that
+of a class depends on the random seed and that class's files only. A fraction above zero that
 leaves a class with no content in that split (or leaves train empty) is an
 :class:`~ftcore.errors.EmptyDataError` naming the class and its count.
 

@@ -10,7 +10,7 @@ from ftcore.graph.checkpoint_files import (
     read_checkpoint_value,
     resolve_checkpoint,
 )
-from ftcore.graph.finetune import GraphFineTuner, Restoring, Training, attach_head
+from ftcore.graph.finetune import GraphFineTuner, GraphStage, Restoring, Training, attach_graph_head
 from ftcore.graph.names import (
     import_graph,
     list_nodes,
@@ -35,11 +35,12 @@ from ftcore.graph.var_selection import ancestor_variables, filter_by_scopes
 
 __all__ = [
     "GraphFineTuner",
+    "GraphStage",
     "RestorePlan",
     "Restoring",
     "Training",
     "ancestor_variables",
-    "attach_head",
+    "attach_graph_head",
     "checkpoint_contents",
     "count_ops",
     "filter_by_scopes",

@@ -76,7 +76,7 @@ def linear_head(features: tf.Tensor, num_classes: int) -> tf.Tensor:
     return tf.nn.bias_add(tf.matmul(features, w), b)
 
 
-def attach_head(
+def attach_graph_head(
     target: tf.Tensor, head: Head = linear_head, *, num_classes: int, scope: str = HEAD_SCOPE
 ) -> tf.Tensor:
     """Build ``head(target, num_classes)`` under ``scope``; return logits named ``<scope>/logits``.
@@ -91,7 +91,7 @@ def attach_head(
 
 
 @dataclass(frozen=True)
-class Stage:
+class GraphStage:
     """A group of scopes trained together at one learning rate (the graph twin of
     :class:`ftcore.keras.stages.Stage`): the head first, then each :meth:`GraphFineTuner.unfreeze`."""
 
@@ -190,7 +190,7 @@ class GraphFineTuner:
         training, restoring = _options(training, restoring, keywords)
         self.graph, self.head_scope, self._optimizer = graph, head_scope, training.optimizer
         self.num_classes = num_classes
-        self.stages: list[Stage] = []
+        self.stages: list[GraphStage] = []
         with graph.as_default():
             v1.set_random_seed(training.seed)
             self._build(input_name, target, head, watch)
@@ -211,7 +211,9 @@ class GraphFineTuner:
         if any(in_scope(op.name, scope) for op in graph.get_operations()):
             raise MismatchError(f"the graph already has a scope {scope!r}; pick another")
         self.var_list = ancestor_variables(graph, self.target)
-        self.logits = attach_head(self.target, head, num_classes=self.num_classes, scope=scope)
+        self.logits = attach_graph_head(
+            self.target, head, num_classes=self.num_classes, scope=scope
+        )
         with tf.name_scope("finetune_train"):
             self.labels = v1.placeholder(tf.int64, [None], name="labels")
             self.loss = tf.reduce_mean(
@@ -297,7 +299,7 @@ class GraphFineTuner:
             return v1.summary.merge(items)
 
     # -- stages --------------------------------------------------------------------------
-    def _add_stage(self, scopes, learning_rate: float) -> Stage:
+    def _add_stage(self, scopes, learning_rate: float) -> GraphStage:
         trainable = self.graph.get_collection(v1.GraphKeys.TRAINABLE_VARIABLES)
         variables = filter_by_scopes(trainable, include=scopes)
         taken = {n for st in self.stages for n in st.variables}
@@ -325,11 +327,11 @@ class GraphFineTuner:
         if created:  # the new optimizer's slots: initialize only them
             with self.graph.as_default():
                 self.session.run(v1.variables_initializer(created))
-        stage = Stage(tuple(parse_scopes(scopes)), learning_rate, names)
+        stage = GraphStage(tuple(parse_scopes(scopes)), learning_rate, names)
         self.stages.append(stage)
         return stage
 
-    def unfreeze(self, scopes: Iterable[str] | str, learning_rate: float) -> Stage:
+    def unfreeze(self, scopes: Iterable[str] | str, learning_rate: float) -> GraphStage:
         """Also train the trainable variables under ``scopes`` (e.g. the last base blocks) at
         ``learning_rate``, typically lower than the head's. Already trained values are kept.
         """
@@ -414,7 +416,7 @@ class GraphFineTuner:
         until the new ones are complete; meanwhile ``<prefix>`` itself has no index, so
         reading it directly fails instead of mixing old and new files. The result restores through
         :func:`~ftcore.graph.restore.restore_meta_graph` and, after rebuilding with
-        :func:`attach_head`, :func:`~ftcore.graph.restore.restore_built_graph`.
+        :func:`attach_graph_head`, :func:`~ftcore.graph.restore.restore_built_graph`.
         """
         directory = Path(directory)
         step = int(self.session.run(self.global_step))

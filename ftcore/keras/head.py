@@ -2,7 +2,7 @@
 
 A head is a list of layers, a callable ``tensor -> tensor`` (wrapped into one nested model
 layer ``head_<name>``) or a built-in: ``"gap"`` (global-average-pool, dropout, dense) or
-``"conv"`` (the seed's conv, relu, avgpool, dropout, 1x1 conv, reshape). Built-in heads end in
+``"conv"`` (the seed recipe's conv, relu, avgpool, dropout, 1x1 conv, reshape). Built-in heads end in
 a softmax, so the default loss is sparse categorical cross-entropy on integer labels.
 
     >>> base = keras.applications.MobileNet((32, 32, 3), alpha=0.25, include_top=False, weights=None)
@@ -41,12 +41,13 @@ def gap_head(num_classes: int, dropout: float = 0.2) -> list[keras.layers.Layer]
 def conv_head(
     num_classes: int, filters: int = 64, dropout: float = 0.2, normalize: bool = False
 ) -> list[keras.layers.Layer]:
-    """The seed's head: 3x3 conv -> relu -> avgpool -> dropout -> 1x1 conv -> reshape -> softmax.
+    """The seed recipe's head: 3x3 conv -> relu -> avgpool -> dropout -> 1x1 conv -> reshape -> softmax.
 
-    ``normalize=True`` puts a BatchNormalization first. Genuine ImageNet features need it: the
-    ReLU6 outputs of MobileNet 1.0 at ``conv_dw_6_relu`` have channel means from 0 to 5, and
-    SGD 0.01 on the raw head kills every ReLU in the first steps (held-out accuracy stays at
-    chance; see ``benchmarks/transfer_study.py``).
+    ``normalize=True`` puts a BatchNormalization first. Genuine ImageNet features need it: on
+    MobileNet 1.0 at ``conv_dw_6_relu`` with 10 digits per class, the raw head (SGD 0.01)
+    reaches 0.176 +/- 0.072 held-out accuracy and the normalized one 0.80 after its head stage;
+    after training 0.66 of the raw head's ReLU outputs are zero on every held-out digit
+    (``python benchmarks/transfer_study.py --arms keras-raw keras --per-class 10``).
 
     >>> [type(layer).__name__ for layer in conv_head(3)][:3]
     ['Conv2D', 'ReLU', 'GlobalAveragePooling2D']

@@ -1,6 +1,6 @@
 """Training stages: which layers train, for how long, with which optimizer.
 
-Stage 1 (:func:`head_stage`) trains the head (the seed: SGD, lr 0.01); stage 2
+Stage 1 (:func:`head_stage`) trains the head (the seed recipe: SGD, lr 0.01); stage 2
 (:func:`unfreeze_stage`) trains every layer from a given one on at a lower rate (1e-4),
 optionally with discriminative learning rates. BatchNormalization follows one rule
 (``train_bn``, :mod:`ftcore.keras.trainable`). The loop that runs them is
@@ -78,7 +78,7 @@ class Stage:
                 raise FtcoreError(
                     f"stage {self.name!r}: unfreeze_from={self.unfreeze_from!r} is past the end "
                     f"of model {model.name!r} ({len(model.layers)} layers), so it would train "
-                    "nothing; index the model you train (the seed's model.layers[80:] counts "
+                    "nothing; index the model you train (the seed recipe's model.layers[80:] counts "
                     "the uncut MobileNet) or name a layer, e.g. unfreeze_stage('conv_dw_5')"
                 )
             on = set(order[order.index(first) :])
@@ -112,7 +112,7 @@ class Stage:
 def head_stage(
     epochs: int = 5, learning_rate: float = 0.01, optimizer: str = "sgd", **kwargs
 ) -> Stage:
-    """Stage 1: train only the head (the seed: SGD, lr 0.01).
+    """Stage 1: train only the head (the seed recipe: SGD, lr 0.01).
 
     >>> head_stage(3).train
     'head'
@@ -130,7 +130,7 @@ def head_stage(
 def unfreeze_stage(
     start: int | str, epochs: int = 5, learning_rate: float = 1e-4, optimizer: str = "sgd", **kwargs
 ) -> Stage:
-    """Stage 2: train every layer from ``start`` on (the seed: ``model.layers[80:]``, lr 1e-4).
+    """Stage 2: train every layer from ``start`` on (the seed recipe: ``model.layers[80:]``, lr 1e-4).
 
     >>> unfreeze_stage(80).unfreeze_from
     80

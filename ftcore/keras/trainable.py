@@ -234,7 +234,7 @@ def first_leaf_from(model: keras.Model, start: int | str) -> str | None:
 
 
 def unfreeze_from(model: keras.Model, start: int | str, *, train_bn: bool = False) -> list[str]:
-    """Make layers from ``start`` on trainable (the seed's ``model.layers[80:]``), freeze the
+    """Make layers from ``start`` on trainable (the seed recipe's ``model.layers[80:]``), freeze the
     rest; pretrained BN layers follow ``train_bn`` (the BatchNormalization rule in the module
     docstring).
 

@@ -41,8 +41,10 @@ SIZE = 224
 NUM_ARRAYS = 137
 
 
-def probe_batch(n: int = 3, size: int = SIZE, seed: int = 0) -> np.ndarray:
-    """Deterministic inputs in [-1, 1]: uniform noise and smooth colour gradients."""
+def conversion_probe(n: int = 3, size: int = SIZE, seed: int = 0) -> np.ndarray:
+    """The conversion check's inputs: ``n`` deterministic images in [-1, 1], smooth colour
+    gradients then uniform noise (not :func:`ftcore.export.kit.probe_batch`, the export
+    self-check's random batch)."""
     rng = np.random.default_rng(seed)
     ramp = np.linspace(-1.0, 1.0, size, dtype=np.float32)
     smooth = np.stack(np.broadcast_arrays(ramp[:, None], ramp[None, :], ramp[:, None] * ramp), -1)
@@ -123,7 +125,7 @@ def frozen_classifier(
         source=f"{member.name}: slim MobilenetV1 1.0/224 ImageNet (1001 classes, 0 = background)",
         optimized=False,
     )
-    x = probe_batch()
+    x = conversion_probe()
     (logits,) = src.run([LOGITS], x)
     ref = np.exp(logits - logits.max(1, keepdims=True))
     ref /= ref.sum(1, keepdims=True)
@@ -174,7 +176,7 @@ def keras_weights(member: Path, out_dir: Path) -> dict[str, float]:
     from keras.src.legacy.saving import legacy_h5_format
 
     src = SourceGraph(member)
-    x = probe_batch()
+    x = conversion_probe()
     logits, features = src.run([LOGITS, FEATURES], x)
     checks = {}
     for top, name in ((True, "mobilenet_1_0_224_tf.h5"), (False, "mobilenet_1_0_224_tf_no_top.h5")):
@@ -217,7 +219,7 @@ def slim_checkpoint(member: Path, out_dir: Path) -> dict[str, float]:
     from ftcore.graph.restore import restore_meta_graph
 
     src = SourceGraph(member)
-    x = probe_batch()
+    x = conversion_probe()
     (logits,) = src.run([LOGITS], x)
     graph = tf.Graph()
     with graph.as_default():

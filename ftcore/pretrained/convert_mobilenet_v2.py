@@ -32,7 +32,7 @@ BASE = "mobilenetv2_1.00_160"
 SIZE = 160
 WEIGHTS_NAME = "mobilenet_v2_1.0_no_top.h5"
 NUM_ARRAYS = 260
-#: Keras layer whose output is slim's ``expanded_conv_14/output`` (the seed's cut point).
+#: Keras layer whose output is slim's ``expanded_conv_14/output`` (the seed recipe's cut point).
 KERAS_AT_EXPANDED_CONV_14 = "block_14_add"
 
 
@@ -123,7 +123,7 @@ def slim_checkpoint(member: Path, out_dir: Path) -> dict[str, float]:
 
     from ftcore.graph.nets.slim_mobilenet_v2 import mobilenet_v2_base
     from ftcore.graph.restore import restore_meta_graph
-    from ftcore.pretrained.convert_mobilenet_v1 import probe_batch, write_checkpoint_index
+    from ftcore.pretrained.convert_mobilenet_v1 import conversion_probe, write_checkpoint_index
 
     v1 = tf.compat.v1
     arrays = _base_arrays(member)
@@ -142,7 +142,7 @@ def slim_checkpoint(member: Path, out_dir: Path) -> dict[str, float]:
                 sess.run(var.initializer, {var.initial_value: slim[var.op.name]})
             saver.save(sess, str(out_dir / "model.ckpt"), write_state=False)
     write_checkpoint_index(out_dir, "model.ckpt")
-    x = probe_batch(size=SIZE)
+    x = conversion_probe(size=SIZE)
     model = _keras_base(arrays)
     probe = keras.Model(
         model.input, [model.get_layer(KERAS_AT_EXPANDED_CONV_14).output, model.output]

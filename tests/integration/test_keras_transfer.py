@@ -1,5 +1,5 @@
 """The Keras path end to end on the real fixture: pretrained MobileNet (alpha 0.25, 32x32) cut
-at the seed's ``conv_dw_6_relu``, fine-tuned in two stages (head: SGD momentum 0.01; then from
+at the seed recipe's ``conv_dw_6_relu``, fine-tuned in two stages (head: SGD momentum 0.01; then from
 ``conv_dw_5`` at 1e-4) on the few-label target task.
 
 The tests assert invariants, not a margin over a baseline: stage 1 trains on cached features,
@@ -8,7 +8,7 @@ when it trained through it: same weights for the same batches, another shuffle o
 part before ``conv_dw_5`` (and every BN statistic) stays bitwise unchanged, the head and the
 unfrozen layers move, and the result is far above chance (5 classes: 0.20). Held-out accuracy
 over seeds 0-4 (this test's settings, 2-core AMD EPYC under load): 0.681 +/- 0.011, min 0.670;
-the seed's as-built from-scratch baseline sat at 0.19-0.22 (it predicts one class). FLOOR sits
+the seed recipe's as-built from-scratch baseline sat at 0.19-0.22 (it predicts one class). FLOOR sits
 far under the minimum because the fixtures themselves differ across machines (TF's CPU kernels:
 oneDNN, AVX-512 vs AVX2). Fine-tuned vs from scratch is a measurement, not a test:
 ``benchmarks/transfer_study.py`` (genuine ImageNet weights, real MNIST, mean +/- sd over seeds).

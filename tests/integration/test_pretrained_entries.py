@@ -1,5 +1,6 @@
 """The genuine-weights store entries as users meet them: provenance, the Keras backbones at the
-seed's input sizes, and the seed's graph path at expanded_conv_14 on the real MobileNetV2."""
+seed recipe's input sizes, and the seed recipe's graph path at expanded_conv_14 on the real
+MobileNetV2."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from ftcore.errors import MismatchError, UnknownNameError
 from ftcore.graph.checkpoint_files import checkpoint_contents, read_checkpoint_value
-from ftcore.graph.finetune import HEAD_SCOPE, GraphFineTuner, attach_head
+from ftcore.graph.finetune import HEAD_SCOPE, GraphFineTuner, attach_graph_head
 from ftcore.graph.nets.slim_mobilenet_v2 import mobilenet_v2_base
 from ftcore.graph.restore import restore_built_graph, restore_meta_graph
 from ftcore.graph.var_selection import ancestor_variables, in_scope
@@ -181,7 +181,7 @@ def test_the_saved_checkpoint_restores_through_methods_1_and_2(run_name, request
             is_training=run_name == "train_mode_run",
             final_endpoint="expanded_conv_14/output",
         )
-        attach_head(ends["expanded_conv_14/output"], num_classes=3)
+        attach_graph_head(ends["expanded_conv_14/output"], num_classes=3)
 
     with restore_built_graph(build, run.saved) as net:
         assert net.plan.complete and "global_step" in net.plan.checkpoint_only

@@ -170,7 +170,7 @@ def test_assignment_map_scopes_must_exist(setup):
 
 
 def _session_state(g, prefix, order: str) -> dict[str, np.ndarray]:
-    """Set up a fresh session with one of the seed's orders; return every variable's value."""
+    """Set up a fresh session with one of the seed recipe's orders; return every variable's value."""
     variables = [v for v in g.get_collection("variables") if v.op.name.startswith("base/")]
     plan = plan_restore(variables, prefix)
     restored = {name for name, _ in plan.to_restore}

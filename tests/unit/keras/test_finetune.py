@@ -158,7 +158,7 @@ def test_forcing_the_cache_when_invalid_names_the_reason():
 
 
 def test_unfreeze_from_past_the_end_is_an_error_not_a_stage_that_trains_nothing():
-    """The seed's ``model.layers[80:]`` on a model cut to fewer layers selected nothing."""
+    """The seed recipe's ``model.layers[80:]`` on a model cut to fewer layers selected nothing."""
     base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="b")])
     model = attach_head(base, [keras.layers.Dense(2, name="logits")])
     with pytest.raises(

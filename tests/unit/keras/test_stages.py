@@ -1,5 +1,5 @@
 """Stages without training: what each trains (BatchNormalization included), the optimizer and
-learning rate it builds, and the seed's defaults. Training itself: ``test_finetune.py``."""
+learning rate it builds, and the seed recipe's defaults. Training itself: ``test_finetune.py``."""
 
 from __future__ import annotations
 
