@@ -31,7 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ftcore.errors import EmptyDataError, FtcoreError, MismatchError
+from ftcore.errors import FtcoreError
 from ftcore.keras.callbacks import (
     BestCheckpoint,
     LatestCheckpoint,
@@ -39,7 +39,9 @@ from ftcore.keras.callbacks import (
     default_histogram_layers,
 )
 from ftcore.keras.compile_guard import CompileGuard, compile_model
-from ftcore.keras.feature_cache import cache_blockers, extract_features, fit_features, split_at_head
+from ftcore.keras.feature_cache import cache_blockers, fit_features, split_at_head
+from ftcore.keras.feature_store import array_key, feature_key, store_features
+from ftcore.keras.inputs import Data, check_data
 from ftcore.keras.multi_worker import allow_multi_worker, is_multi_worker
 from ftcore.keras.options import Checkpointing, FitOptions, Logging, from_keywords
 from ftcore.keras.resume import (
@@ -73,52 +75,15 @@ class FineTuneResult:
     stages: list[StageResult] = field(default_factory=list)
 
 
-def _check_data(model: keras.Model, x, y, what: str) -> str:
-    """Validate arrays against the model; return the loss suited to the label layout."""
-    x, y = np.asarray(x), np.asarray(y)
-    if len(x) == 0 or len(y) == 0:
-        raise EmptyDataError(f"{what} set is empty (x has {len(x)} examples, y has {len(y)})")
-    if len(x) != len(y):
-        raise MismatchError(f"{what} set: {len(x)} inputs but {len(y)} labels")
-    want = tuple(model.inputs[0].shape[1:])
-    if len(want) != x.ndim - 1 or any(
-        w not in (None, g) for w, g in zip(want, x.shape[1:], strict=True)
-    ):
-        raise MismatchError(f"{what} inputs have shape {x.shape[1:]}, the model expects {want}")
-    out = tuple(model.outputs[0].shape)
-    if len(out) != 2:
-        raise MismatchError(
-            f"the head outputs shape {out} but {what} labels have shape {y.shape}: a "
-            "classification head must output (batch, classes); add pooling/flatten/reshape"
-        )
-    n_cls = out[1]
-    if y.ndim == 2 and y.shape[1] > 1:
-        if y.shape[1] != n_cls:
-            raise MismatchError(
-                f"the head outputs {n_cls} classes but {what} labels are one-hot with {y.shape[1]}"
-            )
-        return "categorical_crossentropy"
-    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
-        raise MismatchError(f"{what} labels have shape {y.shape}; expected (N,) class ids")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise MismatchError(f"{what} labels have dtype {y.dtype}; expected integer class ids")
-    if y.min() < 0 or y.max() >= n_cls:
-        raise MismatchError(
-            f"{what} labels range {int(y.min())}..{int(y.max())} but the head outputs "
-            f"{n_cls} classes (ids 0..{n_cls - 1})"
-        )
-    return "sparse_categorical_crossentropy"
-
-
 def _in_scope(model: keras.Model, strategy) -> bool:
     return all(strategy.extended.variable_created_in_scope(v.value) for v in model.weights)
 
 
 def fine_tune(
     model: keras.Model,
-    x: np.ndarray,
-    y: np.ndarray,
-    stages: Sequence[Stage],
+    x: np.ndarray | tf.data.Dataset,
+    y: np.ndarray | None = None,
+    stages: Sequence[Stage] | None = None,
     fit: FitOptions | None = None,
     *,
     checkpointing: Checkpointing | None = None,
@@ -127,6 +92,12 @@ def fine_tune(
     **keywords,
 ) -> FineTuneResult:
     """Train ``model`` (in place) through ``stages``; see the module docstring for an example.
+
+    - ``x, y``: arrays, or ``x`` a ``tf.data.Dataset`` of ``(input, label)`` batches and
+      ``y=None`` (``fine_tune(model, train_ds, stages=[...], fit=FitOptions(
+      validation_data=val_ds))``). A dataset is streamed: uncached stages fit on it as it
+      comes (its own order and shuffling), cached stages extract its features once
+      (:mod:`ftcore.keras.feature_store`; ``FitOptions.shuffle`` then shuffles them).
 
     - Every stage sets its trainable flags, then compiles a fresh optimizer (no stale state).
     - ``fit``, ``checkpointing``, ``logging``: see :mod:`ftcore.keras.options`. The older
@@ -140,10 +111,15 @@ def fine_tune(
     Raises EmptyDataError, MismatchError (input/label/head shapes, a resumed checkpoint that
     does not fit), FtcoreError (caching forced but invalid).
     """
+    if stages is None:
+        raise TypeError("fine_tune needs stages=[...] (e.g. [head_stage(), unfreeze_stage(...)])")
     fit, checkpointing, logging = from_keywords(fit, checkpointing, logging, keywords)
-    default_loss = _check_data(model, x, y, "training")
+    train, default_loss = check_data(model, x, y, "training", fit.batch_size)
+    val = None
     if fit.validation_data is not None:
-        _check_data(model, *fit.validation_data, "validation")
+        v = fit.validation_data
+        v = (v, None) if isinstance(v, tf.data.Dataset) else v
+        val = check_data(model, *v, "validation", fit.batch_size)[0]
     fit = replace(fit, loss=fit.loss or default_loss)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
@@ -152,7 +128,7 @@ def fine_tune(
             work = keras.models.clone_model(model)
             work.set_weights(model.get_weights())
             set_trainable_flags(work, trainable_flags(model))
-        result = _Loop(work, x, y, fit, checkpointing, logging).run(stages)
+        result = _Loop(work, train, val, fit, checkpointing, logging).run(stages)
     if work is not model:
         model.set_weights(work.get_weights())
         set_trainable_flags(model, trainable_flags(work))
@@ -168,21 +144,29 @@ class _Fit:
     its inputs."""
 
     model: keras.Model
-    x: np.ndarray
-    validation_data: tuple | None
+    train: Data
+    val: Data | None
     cached: bool
     blockers: list[str]
+    features: list = field(default_factory=list)  # cached Features to close after the stage
 
 
 class _Loop:
     """The stages run one after another; one method per step, state shared across stages."""
 
-    def __init__(self, model, x, y, fit: FitOptions, ck: Checkpointing | None, log: Logging):
-        self.model, self.x, self.y, self.fit, self.ck, self.log = model, x, y, fit, ck, log
+    def __init__(self, model, train: Data, val: Data | None, fit: FitOptions, ck, log: Logging):
+        self.model, self.train, self.val, self.fit, self.ck, self.log = (
+            model,
+            train,
+            val,
+            fit,
+            ck,
+            log,
+        )
         self.best: dict = {}  # the best monitored value so far, shared by the checkpoints
         self.step, self.writers = [0], {}  # TensorBoard: epochs so far, one writer per dir
         self.layers = log.histogram_layers or default_histogram_layers(model)
-        self.monitor = "val_loss" if fit.validation_data is not None else "loss"
+        self.monitor = "val_loss" if val is not None else "loss"
         self.start_stage, self.start_epoch, self.latest = 0, 0, None
 
     def run(self, stages: Sequence[Stage]) -> FineTuneResult:
@@ -215,7 +199,11 @@ class _Loop:
         initial_epoch = self.start_epoch if i == self.start_stage else 0
         if self.latest is not None and i == self.start_stage and initial_epoch > 0:
             restore_optimizer(self.model, f.model, self.latest)
-        history = self._fit(f, stage, initial_epoch, self._callbacks(i, stage))
+        try:
+            history = self._fit(f, stage, initial_epoch, self._callbacks(i, stage))
+        finally:
+            for features in f.features:
+                features.close()
         if self.ck is not None:
             write_latest(self.ck.dir, self.model, Progress(i + 1, 0, self.best.get("value")))
         return StageResult(stage.name, dict(history), f.cached, f.blockers, trained)
@@ -230,20 +218,35 @@ class _Loop:
             )
         cached = o.cache_features in (True, "auto") and not blockers
         compile_model(model, stage.make_optimizer(model), o.loss, o.metrics)
-        f = _Fit(model, self.x, o.validation_data, cached, blockers)
+        f = _Fit(model, self.train, self.val, cached, blockers)
         multi_worker = is_multi_worker(tf.distribute.get_strategy())
         if cached:
             base, f.model = split_at_head(model)
             if multi_worker:
                 allow_multi_worker(base)
-            f.x = extract_features(base, self.x, o.batch_size)
-            if o.validation_data is not None:
-                vx, vy = o.validation_data
-                f.validation_data = (extract_features(base, vx, o.batch_size), vy)
+            f.train = self._features(base, self.train, "train", f)
+            if self.val is not None:
+                f.val = self._features(base, self.val, "validation", f)
             compile_model(f.model, stage.make_optimizer(model), o.loss, o.metrics)
         if multi_worker:
             allow_multi_worker(f.model)
         return f
+
+    def _features(self, base: keras.Model, data: Data, which: str, f: _Fit) -> Data:
+        """``data``'s features through ``base``, in RAM or on disk (FitOptions.cache_ram_bytes)."""
+        o = self.fit
+        key = o.cache_key and f"{o.cache_key}/{which}"
+        if not data.streamed:  # arrays name themselves, when their features may spill
+            size = len(data.x) * 4 * int(np.prod(base.outputs[0].shape[1:]))
+            key = array_key(data.x, data.y) if size > o.cache_ram_bytes else None
+        features = store_features(
+            base,
+            data.batches(o.batch_size),
+            ram_bytes=o.cache_ram_bytes,
+            key=key and feature_key(base, key),
+        )
+        f.features.append(features)
+        return Data(features.x, features.y)
 
     def _callbacks(self, i: int, stage: Stage) -> list:
         cbs: list = [CompileGuard()]
@@ -263,34 +266,42 @@ class _Loop:
 
     def _fit(self, f: _Fit, stage: Stage, initial_epoch: int, cbs: list) -> dict:
         o = self.fit
+        common = {"epochs": stage.epochs, "initial_epoch": initial_epoch, "callbacks": cbs}
         if f.cached and not tf.distribute.has_strategy():
+            val = f.val and (f.val.x, f.val.y)
             return fit_features(
                 f.model,
-                f.x,
-                self.y,
-                epochs=stage.epochs,
+                f.train.x,
+                f.train.y,
                 batch_size=o.batch_size,
-                initial_epoch=initial_epoch,
                 shuffle=o.shuffle,
-                validation_data=f.validation_data,
-                callbacks=cbs,
+                validation_data=val,
+                **common,
             )
-        plain = o.augment is None
+        x, y, batch_size = f.train.for_keras(o.batch_size)
+        shuffle = o.shuffle and not f.train.streamed
+        if o.augment is not None:
+            x = _augmented(f.train, o.augment, o.batch_size, shuffle)
+            y, batch_size, shuffle = None, None, False  # the augmented dataset is shuffled
+        val = None
+        if f.val is not None:
+            vx, vy, _ = f.val.for_keras(o.batch_size)
+            val = vx if vy is None else (vx, vy)
         return f.model.fit(
-            f.x if plain else _augmented(f.x, self.y, o.augment, o.batch_size, o.shuffle),
-            self.y if plain else None,
-            batch_size=o.batch_size if plain else None,
-            epochs=stage.epochs,
-            initial_epoch=initial_epoch,
-            validation_data=f.validation_data,
-            shuffle=o.shuffle and plain,  # the augmented dataset is shuffled
-            callbacks=cbs,
+            x,
+            y,
+            batch_size=batch_size,
+            validation_data=val,
+            shuffle=shuffle,
             verbose=self.log.verbose,
+            **common,
         ).history
 
 
-def _augmented(x, y, augment, batch_size, shuffle) -> tf.data.Dataset:
-    ds = tf.data.Dataset.from_tensor_slices((x, y))
+def _augmented(data: Data, augment, batch_size, shuffle) -> tf.data.Dataset:
+    if data.streamed:
+        return data.dataset.map(lambda a, b: (augment(a), b))
+    ds = tf.data.Dataset.from_tensor_slices((data.x, data.y))
     if shuffle:
-        ds = ds.shuffle(len(x), reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(data.x), reshuffle_each_iteration=True)
     return ds.batch(batch_size).map(lambda a, b: (augment(a), b))

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from ftcore.errors import unknown_name
 
@@ -43,17 +44,26 @@ class FitOptions:
     - ``cache_features``: ``"auto"`` trains head-only stages on cached base outputs when
       :func:`ftcore.keras.feature_cache.cache_blockers` finds nothing against it (else through
       the base); ``True`` raises instead of falling back; ``False`` never caches.
+    - ``validation_data``: ``(x, y)`` arrays or a ``tf.data.Dataset`` of (input, label).
+    - ``cache_ram_bytes``: cached features of one data set (train or validation) stay in RAM
+      up to this size, beyond it they spill to disk (:mod:`ftcore.keras.feature_store`).
+    - ``cache_key``: names the training and validation data of a dataset (e.g. the split
+      file's hash with image size and preprocessing): spilled features are then kept under
+      the cache folder and reused by a later run with the same key and backbone weights;
+      None: a dataset's spill is removed after its stage (arrays are keyed by their bytes).
     - ``augment(batch) -> batch`` is applied to training inputs (and so disables caching).
     - ``loss=None``: sparse or categorical cross-entropy, from the labels' layout.
     - ``callbacks``: extra Keras callbacks for every stage's fit.
     """
 
     batch_size: int = 32
-    validation_data: tuple[np.ndarray, np.ndarray] | None = None
+    validation_data: tuple[np.ndarray, np.ndarray] | tf.data.Dataset | None = None
     loss: object = None
     metrics: Sequence = ("accuracy",)
     shuffle: bool = True
     cache_features: bool | str = "auto"
+    cache_ram_bytes: int = 256 * 2**20
+    cache_key: str | None = None
     augment: Callable | None = None
     callbacks: Sequence[keras.callbacks.Callback] = ()
 
@@ -66,6 +76,14 @@ class FitOptions:
             raise unknown_name(
                 "cache_features value", str(self.cache_features), ["auto"], where="FitOptions"
             )
+        if isinstance(self.cache_ram_bytes, bool) or not isinstance(
+            self.cache_ram_bytes, numbers.Integral
+        ):
+            raise TypeError(
+                f"FitOptions.cache_ram_bytes must be an int, got {self.cache_ram_bytes!r}"
+            )
+        if self.cache_ram_bytes < 0:
+            raise ValueError(f"FitOptions.cache_ram_bytes must be >= 0, got {self.cache_ram_bytes}")
         object.__setattr__(self, "metrics", tuple(self.metrics))
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
 
