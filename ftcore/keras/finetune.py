@@ -34,14 +34,18 @@ import tensorflow as tf
 from ftcore.errors import FtcoreError
 from ftcore.keras.callbacks import (
     BestCheckpoint,
+    BestEpoch,
+    BestSoFar,
+    EarlyStopping,
     LatestCheckpoint,
     TensorBoardLogger,
     default_histogram_layers,
 )
+from ftcore.keras.class_weights import class_weight_vector
 from ftcore.keras.compile_guard import CompileGuard, compile_model
 from ftcore.keras.feature_cache import cache_blockers, fit_features, split_at_head
 from ftcore.keras.feature_store import array_key, feature_key, store_features
-from ftcore.keras.inputs import Data, check_data
+from ftcore.keras.inputs import Data, check_data, class_ids
 from ftcore.keras.multi_worker import allow_multi_worker, is_multi_worker
 from ftcore.keras.options import Checkpointing, FitOptions, Logging, from_keywords
 from ftcore.keras.resume import (
@@ -69,10 +73,13 @@ class StageResult:
 
 @dataclass
 class FineTuneResult:
-    """The fine-tuned model (the one passed in) and one :class:`StageResult` per stage."""
+    """The fine-tuned model (the one passed in), one :class:`StageResult` per stage and, with
+    validation data, where the best ``val_loss`` came from (the weights the model ends with
+    when ``FitOptions.restore_best``; None if no epoch ran since a resume)."""
 
     model: keras.Model
     stages: list[StageResult] = field(default_factory=list)
+    best: BestEpoch | None = None
 
 
 def _in_scope(model: keras.Model, strategy) -> bool:
@@ -168,6 +175,11 @@ class _Loop:
         self.layers = log.histogram_layers or default_histogram_layers(model)
         self.monitor = "val_loss" if val is not None else "loss"
         self.start_stage, self.start_epoch, self.latest = 0, 0, None
+        self.best_so_far = BestSoFar()  # val_loss: early stopping and the weights restored
+        n_classes = model.outputs[0].shape[-1]
+        self.class_weight = class_weight_vector(
+            fit.class_weight, lambda: class_ids(train.labels()), n_classes
+        )
 
     def run(self, stages: Sequence[Stage]) -> FineTuneResult:
         if self.ck is not None and self.ck.resume:
@@ -182,6 +194,7 @@ class _Loop:
                 result.stages.append(StageResult(stage.name, {}, False, [], [], skipped=True))
             else:
                 result.stages.append(self._stage(i, stage))
+        result.best = self.best_so_far.where
         return result
 
     def _resume(self) -> None:
@@ -192,6 +205,8 @@ class _Loop:
             self.start_stage, self.start_epoch = progress.stage, progress.epoch
             if progress.best is not None:
                 self.best["value"] = progress.best
+                if self.monitor == "val_loss":
+                    self.best_so_far.value = progress.best  # its weights: best.keras
 
     def _stage(self, i: int, stage: Stage) -> StageResult:
         trained = stage.apply(self.model)
@@ -204,6 +219,7 @@ class _Loop:
         finally:
             for features in f.features:
                 features.close()
+        self._restore_best()
         if self.ck is not None:
             write_latest(self.ck.dir, self.model, Progress(i + 1, 0, self.best.get("value")))
         return StageResult(stage.name, dict(history), f.cached, f.blockers, trained)
@@ -232,6 +248,21 @@ class _Loop:
             allow_multi_worker(f.model)
         return f
 
+    def _sample_weight(self, y: np.ndarray) -> np.ndarray | None:
+        """Per-example weights of cached training: each example's class weight."""
+        return None if self.class_weight is None else self.class_weight[class_ids(y)]
+
+    def _restore_best(self) -> None:
+        """With ``restore_best``, the weights of the best val_loss so far (see FitOptions)."""
+        if not self.fit.restore_best or self.val is None:
+            return
+        if self.best_so_far.weights is not None:
+            self.model.set_weights(self.best_so_far.weights)
+        elif np.isfinite(self.best_so_far.value) and self.ck is not None:
+            best = self.ck.dir / "best.keras"  # a resumed run's best came before the resume
+            if best.is_file():
+                self.model.load_weights(best)
+
     def _features(self, base: keras.Model, data: Data, which: str, f: _Fit) -> Data:
         """``data``'s features through ``base``, in RAM or on disk (FitOptions.cache_ram_bytes)."""
         o = self.fit
@@ -255,6 +286,9 @@ class _Loop:
             cbs.append(
                 BestCheckpoint(self.model, self.ck.dir / "best.keras", self.monitor, self.best)
             )
+        if self.val is not None:
+            patience = self.fit.early_stopping_patience
+            cbs.append(EarlyStopping(self.model, self.best_so_far, i, stage.name, patience))
         if self.log.tensorboard_dir is not None:
             run = f"{i}_{stage.name}"
             cbs.append(
@@ -276,6 +310,7 @@ class _Loop:
                 batch_size=o.batch_size,
                 shuffle=o.shuffle,
                 validation_data=val,
+                sample_weight=self._sample_weight(f.train.y),
                 **common,
             )
         x, y, batch_size = f.train.for_keras(o.batch_size)
@@ -293,6 +328,7 @@ class _Loop:
             batch_size=batch_size,
             validation_data=val,
             shuffle=shuffle,
+            class_weight=None if self.class_weight is None else dict(enumerate(self.class_weight)),
             verbose=self.log.verbose,
             **common,
         ).history

@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from ftcore.errors import unknown_name
+from ftcore.keras.class_weights import check_class_weight
 
 _CACHE_MODES = (True, False, "auto")
 
@@ -51,6 +52,14 @@ class FitOptions:
       file's hash with image size and preprocessing): spilled features are then kept under
       the cache folder and reused by a later run with the same key and backbone weights;
       None: a dataset's spill is removed after its stage (arrays are keyed by their bytes).
+    - ``early_stopping_patience``: stop a stage after this many epochs without a new best
+      ``val_loss`` (the best over all stages so far); None: off. Needs ``validation_data``.
+    - ``restore_best``: with validation data, every stage ends with the weights of the best
+      ``val_loss`` so far (so the next stage starts from them and ``fine_tune`` returns the
+      best model over all stages, the one ``best.keras`` holds; ``FineTuneResult.best`` says
+      where it came from).
+    - ``class_weight``: None, ``"balanced"`` or ``{class id: weight}``, on cached and
+      uncached stages (:mod:`ftcore.keras.class_weights`).
     - ``augment(batch) -> batch`` is applied to training inputs (and so disables caching).
     - ``loss=None``: sparse or categorical cross-entropy, from the labels' layout.
     - ``callbacks``: extra Keras callbacks for every stage's fit.
@@ -64,6 +73,9 @@ class FitOptions:
     cache_features: bool | str = "auto"
     cache_ram_bytes: int = 256 * 2**20
     cache_key: str | None = None
+    early_stopping_patience: int | None = None
+    restore_best: bool = True
+    class_weight: str | Mapping[int, float] | None = None
     augment: Callable | None = None
     callbacks: Sequence[keras.callbacks.Callback] = ()
 
@@ -84,6 +96,16 @@ class FitOptions:
             )
         if self.cache_ram_bytes < 0:
             raise ValueError(f"FitOptions.cache_ram_bytes must be >= 0, got {self.cache_ram_bytes}")
+        p = self.early_stopping_patience
+        if p is not None and (isinstance(p, bool) or not isinstance(p, numbers.Integral) or p < 1):
+            raise ValueError(
+                f"FitOptions.early_stopping_patience must be None or an int >= 1, got {p!r}"
+            )
+        if p is not None and self.validation_data is None:
+            raise ValueError(
+                "FitOptions.early_stopping_patience needs validation_data: it watches val_loss"
+            )
+        check_class_weight(self.class_weight)
         object.__setattr__(self, "metrics", tuple(self.metrics))
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
 
