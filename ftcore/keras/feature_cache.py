@@ -56,7 +56,7 @@ def cache_blockers(model: keras.Model, augment: object | None = None) -> list[st
     k = head_start(model)
     if k >= len(model.layers):
         return [f"model {model.name!r} has no head_* layers"]
-    reasons = ["an augmentation function is applied to the inputs"] if augment else []
+    reasons = [_augment_blocker(augment)] if augment is not None else []
     flags = trainable_flags(model)
     for path, layer in leaves(model):
         if in_head(model, path):
@@ -69,6 +69,18 @@ def cache_blockers(model: keras.Model, augment: object | None = None) -> list[st
                 f"base layer {path!r} ({type(layer).__name__}) behaves differently in training"
             )
     return reasons
+
+
+def _augment_blocker(augment) -> str:
+    what = (
+        f"augmentation preset {augment!r}"
+        if isinstance(augment, str)
+        else ("an augmentation function")
+    )
+    return (
+        f"{what} is applied to the training inputs: augmentation turns the feature cache off "
+        "for the stages it applies to (the base must see every augmented batch)"
+    )
 
 
 _STOCHASTIC = ("Dropout", "Noise")

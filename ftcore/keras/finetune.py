@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from ftcore.errors import FtcoreError
+from ftcore.keras.augment import augmentation
 from ftcore.keras.callbacks import (
     BestCheckpoint,
     BestEpoch,
@@ -46,6 +47,7 @@ from ftcore.keras.compile_guard import CompileGuard, compile_model
 from ftcore.keras.feature_cache import cache_blockers, fit_features, split_at_head
 from ftcore.keras.feature_store import array_key, feature_key, store_features
 from ftcore.keras.inputs import Data, check_data, class_ids
+from ftcore.keras.losses import smoothed_loss
 from ftcore.keras.multi_worker import allow_multi_worker, is_multi_worker
 from ftcore.keras.options import Checkpointing, FitOptions, Logging, from_keywords
 from ftcore.keras.resume import (
@@ -127,7 +129,9 @@ def fine_tune(
         v = fit.validation_data
         v = (v, None) if isinstance(v, tf.data.Dataset) else v
         val = check_data(model, *v, "validation", fit.batch_size)[0]
-    fit = replace(fit, loss=fit.loss or default_loss)
+    n_classes = model.outputs[0].shape[-1]
+    loss = fit.loss or smoothed_loss(default_loss, fit.label_smoothing, n_classes)
+    fit = replace(fit, loss=loss, label_smoothing=0.0)  # the smoothing is in the loss now
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         work = model
@@ -177,6 +181,7 @@ class _Loop:
         self.start_stage, self.start_epoch, self.latest = 0, 0, None
         self.best_so_far = BestSoFar()  # val_loss: early stopping and the weights restored
         n_classes = model.outputs[0].shape[-1]
+        self.augment = augmentation(fit.augment, fit.augment_seed)
         self.class_weight = class_weight_vector(
             fit.class_weight, lambda: class_ids(train.labels()), n_classes
         )
@@ -315,8 +320,8 @@ class _Loop:
             )
         x, y, batch_size = f.train.for_keras(o.batch_size)
         shuffle = o.shuffle and not f.train.streamed
-        if o.augment is not None:
-            x = _augmented(f.train, o.augment, o.batch_size, shuffle)
+        if self.augment is not None:
+            x = _augmented(f.train, self.augment, o.batch_size, shuffle)
             y, batch_size, shuffle = None, None, False  # the augmented dataset is shuffled
         val = None
         if f.val is not None:

@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from ftcore.errors import unknown_name
+from ftcore.keras.augment import check_augment
 from ftcore.keras.class_weights import check_class_weight
 
 _CACHE_MODES = (True, False, "auto")
@@ -60,7 +61,12 @@ class FitOptions:
       where it came from).
     - ``class_weight``: None, ``"balanced"`` or ``{class id: weight}``, on cached and
       uncached stages (:mod:`ftcore.keras.class_weights`).
-    - ``augment(batch) -> batch`` is applied to training inputs (and so disables caching).
+    - ``augment``: a preset name (``"flip"``, ``"flip-crop"``, ``"flip-rotate"``,
+      ``"flip-crop-rotate"``: Keras preprocessing layers seeded by ``augment_seed``, see
+      :mod:`ftcore.keras.augment`) or ``augment(batch) -> batch``, applied to training inputs
+      only; it turns the feature cache off for the stages it applies to.
+    - ``label_smoothing``: in [0, 1); sparse labels are one-hot encoded for it
+      (:mod:`ftcore.keras.losses`). Only with ``loss=None``.
     - ``loss=None``: sparse or categorical cross-entropy, from the labels' layout.
     - ``callbacks``: extra Keras callbacks for every stage's fit.
     """
@@ -76,7 +82,9 @@ class FitOptions:
     early_stopping_patience: int | None = None
     restore_best: bool = True
     class_weight: str | Mapping[int, float] | None = None
-    augment: Callable | None = None
+    augment_seed: int = 0
+    label_smoothing: float = 0.0
+    augment: str | Callable | None = None
     callbacks: Sequence[keras.callbacks.Callback] = ()
 
     def __post_init__(self) -> None:
@@ -106,6 +114,15 @@ class FitOptions:
                 "FitOptions.early_stopping_patience needs validation_data: it watches val_loss"
             )
         check_class_weight(self.class_weight)
+        check_augment(self.augment)
+        ls = self.label_smoothing
+        if isinstance(ls, bool) or not isinstance(ls, numbers.Real) or not 0 <= ls < 1:
+            raise ValueError(f"FitOptions.label_smoothing must be in [0, 1), got {ls!r}")
+        if ls and self.loss is not None:
+            raise ValueError(
+                "FitOptions.label_smoothing applies to the default loss; with loss= given, "
+                "set the smoothing in that loss instead"
+            )
         object.__setattr__(self, "metrics", tuple(self.metrics))
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
 
