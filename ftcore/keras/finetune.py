@@ -50,6 +50,8 @@ from ftcore.keras.inputs import Data, check_data, class_ids
 from ftcore.keras.losses import smoothed_loss
 from ftcore.keras.multi_worker import allow_multi_worker, is_multi_worker
 from ftcore.keras.options import Checkpointing, FitOptions, Logging, from_keywords
+from ftcore.keras.progress import EpochProgress, batch_count
+from ftcore.keras.progress import Progress as Bar
 from ftcore.keras.resume import (
     Progress,
     read_latest,
@@ -190,6 +192,7 @@ class _Loop:
         if self.ck is not None and self.ck.resume:
             self._resume()
         result = FineTuneResult(self.model)
+        self.n_stages = len(stages)
         for i, stage in enumerate(stages):
             done = i < self.start_stage or (
                 i == self.start_stage and self.start_epoch >= stage.epochs
@@ -219,8 +222,9 @@ class _Loop:
         initial_epoch = self.start_epoch if i == self.start_stage else 0
         if self.latest is not None and i == self.start_stage and initial_epoch > 0:
             restore_optimizer(self.model, f.model, self.latest)
+        cbs = self._callbacks(i, stage) + self._progress(i, stage, f.cached)
         try:
-            history = self._fit(f, stage, initial_epoch, self._callbacks(i, stage))
+            history = self._fit(f, stage, initial_epoch, cbs)
         finally:
             for features in f.features:
                 features.close()
@@ -275,14 +279,30 @@ class _Loop:
         if not data.streamed:  # arrays name themselves, when their features may spill
             size = len(data.x) * 4 * int(np.prod(base.outputs[0].shape[1:]))
             key = array_key(data.x, data.y) if size > o.cache_ram_bytes else None
+        bar = None
+        if self.log.progress:  # about ten lines per extraction when not on a terminal
+            if data.streamed:
+                total = int(data.dataset.cardinality())
+                total = total if total >= 0 else None
+            else:
+                total = batch_count(len(data.x), o.batch_size)
+            bar = Bar(f"features ({which})", total, every=(total or 100) // 10)
         features = store_features(
             base,
             data.batches(o.batch_size),
             ram_bytes=o.cache_ram_bytes,
             key=key and feature_key(base, key),
+            on_batch=bar and bar.update,
         )
         f.features.append(features)
         return Data(features.x, features.y)
+
+    def _progress(self, i: int, stage: Stage, cached: bool) -> list:
+        if not self.log.progress:
+            return []
+        how = "cached features" if cached else "through the base"
+        label = f"stage {i + 1}/{self.n_stages} {stage.name!r} ({how})"
+        return [EpochProgress(label, stage.epochs)]
 
     def _callbacks(self, i: int, stage: Stage) -> list:
         cbs: list = [CompileGuard()]

@@ -12,7 +12,7 @@ maps each to its field (:data:`KEYWORDS`).
 
     >>> fit = FitOptions(batch_size=8, shuffle=False)
     >>> from_keywords(fit, None, None, {"log_dir": "runs/logs", "verbose": 1})[2]
-    Logging(tensorboard_dir=PosixPath('runs/logs'), histogram_layers=None, verbose=1)
+    Logging(tensorboard_dir=PosixPath('runs/logs'), histogram_layers=None, verbose=1, progress=True)
     >>> try:
     ...     FitOptions(cache_features="always")
     ... except KeyError as e:
@@ -145,11 +145,14 @@ class Checkpointing:
 class Logging:
     """TensorBoard loss/metrics per stage (``<tensorboard_dir>/<i>_<stage>``) and weight
     histograms (``<tensorboard_dir>/weights``) of ``histogram_layers`` (default: a few base
-    layers and the head); ``verbose`` is Keras' ``fit(verbose=...)``."""
+    layers and the head); ``verbose`` is Keras' ``fit(verbose=...)``; ``progress``: a line per
+    epoch of every stage and progress of feature extraction on stderr
+    (:mod:`ftcore.keras.progress`)."""
 
     tensorboard_dir: Path | None = None
     histogram_layers: Mapping[str, keras.layers.Layer] | None = None
     verbose: int = 0
+    progress: bool = True
 
     def __post_init__(self) -> None:
         if self.tensorboard_dir is not None:
@@ -164,6 +167,7 @@ KEYWORDS: dict[str, tuple[str, str]] = {
     "log_dir": ("logging", "tensorboard_dir"),
     "histogram_layers": ("logging", "histogram_layers"),
     "verbose": ("logging", "verbose"),
+    "progress": ("logging", "progress"),
 }
 
 
