@@ -34,6 +34,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from ftcore.atomic import build_once, file_mode
 from ftcore.cache import cache_root
@@ -111,7 +112,7 @@ def store_features(
         return _open(folder / key)
     it, xs, ys, size, n = iter(batches), [], [], 0, 0
     for xb, yb in it:
-        xs.append(np.asarray(base.predict_on_batch(xb)))
+        xs.append(_predict(base, xb))
         ys.append(np.asarray(yb))
         size, n = size + xs[-1].nbytes, n + 1
         if on_batch is not None:
@@ -119,6 +120,13 @@ def store_features(
         if size > ram_bytes:
             return _spill(base, folder, key, xs, ys, it, on_batch, n)
     return Features(np.concatenate(xs), np.concatenate(ys))
+
+
+def _predict(base: keras.Model, xb: np.ndarray) -> np.ndarray:
+    """One batch through ``base`` (under a distribution strategy: split across replicas)."""
+    if tf.distribute.has_strategy():
+        return np.asarray(base.predict(xb, batch_size=len(xb), verbose=0))
+    return np.asarray(base.predict_on_batch(xb))
 
 
 def _spill(base, folder: Path, key, xs, ys, it, on_batch, n) -> Features:
@@ -130,7 +138,7 @@ def _spill(base, folder: Path, key, xs, ys, it, on_batch, n) -> Features:
                 count += len(chunk)
             xs.clear()
             for i, (xb, yb) in enumerate(it, start=n + 1):
-                chunk = np.asarray(base.predict_on_batch(xb))
+                chunk = _predict(base, xb)
                 out.write(np.ascontiguousarray(chunk).tobytes())
                 count += len(chunk)
                 ys.append(np.asarray(yb))
