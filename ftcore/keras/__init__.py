@@ -4,7 +4,7 @@
 """
 
 from ftcore.keras.backbone import cut, load_backbone
-from ftcore.keras.callbacks import save_model_atomic
+from ftcore.keras.callbacks import BestEpoch, save_model_atomic
 from ftcore.keras.compile_guard import CompileGuard, check_compiled, compile_model
 from ftcore.keras.finetune import FineTuneResult, StageResult, fine_tune
 from ftcore.keras.head import attach_head, head_layers
@@ -14,6 +14,7 @@ from ftcore.keras.stages import Stage, head_stage, unfreeze_stage
 from ftcore.keras.trainable import freeze, freeze_report, leaves, unfreeze, unfreeze_from
 
 __all__ = [
+    "BestEpoch",
     "Checkpointing",
     "CompileGuard",
     "FineTuneResult",

@@ -1,4 +1,5 @@
-"""Callbacks of the fine-tuning loop: atomic best/latest checkpoints and TensorBoard events.
+"""Callbacks of the fine-tuning loop: atomic best/latest checkpoints, TensorBoard events,
+early stopping with the best weights kept across stages.
 
 ftcore keeps its own checkpoint callbacks because Keras' ``ModelCheckpoint`` and
 ``BackupAndRestore`` cannot serve cached-feature head stages (the model being fit is the
@@ -8,6 +9,7 @@ head alone, while the checkpoint must hold the full model) and do not write atom
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -116,3 +118,50 @@ def default_histogram_layers(model: keras.Model) -> dict[str, keras.layers.Layer
     base = [(p, lr) for p, lr in weighted if not in_head(model, p)]
     head = [(p, lr) for p, lr in weighted if in_head(model, p)]
     return dict(base[:2] + base[-1:] + head)
+
+
+@dataclass(frozen=True)
+class BestEpoch:
+    """Where the best validation loss of a run came from: ``epoch`` (counted from 1) of stage
+    ``stage`` (its index in the plan) named ``name``."""
+
+    stage: int
+    name: str
+    epoch: int
+    val_loss: float
+
+
+@dataclass
+class BestSoFar:
+    """The best ``val_loss`` over all stages so far, the full model's weights then, where."""
+
+    value: float = np.inf
+    weights: list | None = None
+    where: BestEpoch | None = None
+
+
+class EarlyStopping(keras.callbacks.Callback):
+    """Track the best ``val_loss`` across stages (``best`` is shared) with ``target``'s weights
+    (the full model, also while a head-only model trains); stop the stage after ``patience``
+    epochs without a new best (None: never)."""
+
+    def __init__(self, target, best: BestSoFar, stage: int, name: str, patience: int | None):
+        super().__init__()
+        self.target, self.best, self.stage, self.name = target, best, stage, name
+        self.patience, self.wait = patience, 0
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get("val_loss")
+        if value is None:
+            return
+        if value < self.best.value:
+            self.best.value, self.best.weights = float(value), self.target.get_weights()
+            self.best.where = BestEpoch(self.stage, self.name, epoch + 1, float(value))
+            self.wait = 0
+            return
+        self.wait += 1
+        if self.patience is not None and self.wait >= self.patience:
+            self.model.stop_training = True

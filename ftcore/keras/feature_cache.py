@@ -75,13 +75,17 @@ def fit_features(
     shuffle: bool = True,
     validation_data: tuple[np.ndarray, np.ndarray] | None = None,
     callbacks: list[keras.callbacks.Callback] = (),
+    sample_weight: np.ndarray | None = None,
 ) -> dict[str, list[float]]:
     """Train the compiled ``head`` on cached features; return the per-epoch history.
 
     The same steps as ``head.fit`` (it calls ``head.train_step`` on the same batches), but a
     whole epoch runs as one graph call on in-memory tensors, without ``fit``'s per-epoch data
-    pipeline: on small heads that overhead, not the arithmetic, dominates. Callbacks get the
-    epoch- and train-level hooks (not per-batch ones); ``head.stop_training`` is honoured.
+    pipeline: on small heads that overhead, not the arithmetic, dominates. Features on disk
+    (a ``np.memmap``, :mod:`ftcore.keras.feature_store`) are read one batch at a time, in the
+    same order. ``sample_weight`` (one per example, e.g. from class weights) weights the
+    training loss as ``fit(sample_weight=...)`` does. Callbacks get the epoch- and
+    train-level hooks (not per-batch ones); ``head.stop_training`` is honoured.
 
     >>> head = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
     >>> head.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -90,16 +94,13 @@ def fit_features(
     >>> sorted(h), len(h["loss"])
     (['accuracy', 'loss'], 2)
     """
-    x_all, y_all = tf.constant(features), tf.constant(y)
     head.evaluate(features[:batch_size], y[:batch_size], verbose=0)  # builds loss and metrics
     if not head.optimizer.built:
         head.optimizer.build(head.trainable_variables)
-
-    @tf.function
-    def run_epoch(xs, ys):
-        for start in tf.range(0, tf.shape(xs)[0], batch_size):
-            head.train_step((xs[start : start + batch_size], ys[start : start + batch_size]))
-
+    sw = np.ones(len(y), "float32") if sample_weight is None else sample_weight.astype("float32")
+    run_epoch = (_disk_epoch if isinstance(features, np.memmap) else _ram_epoch)(
+        head, features, y, sw, batch_size
+    )
     history = keras.callbacks.History()
     cbs = keras.callbacks.CallbackList([*callbacks, history], model=head, epochs=epochs)
     head.stop_training = False
@@ -107,17 +108,62 @@ def fit_features(
     for epoch in range(initial_epoch, epochs):
         cbs.on_epoch_begin(epoch)
         head.reset_metrics()
-        order = tf.random.shuffle(tf.range(len(features))) if shuffle else None
-        xs, ys = (tf.gather(x_all, order), tf.gather(y_all, order)) if shuffle else (x_all, y_all)
-        run_epoch(xs, ys)
+        run_epoch(tf.random.shuffle(tf.range(len(features))) if shuffle else None)
         logs = {k: float(v) for k, v in head.get_metrics_result().items()}
         if validation_data is not None:
-            val = head.evaluate(
-                *validation_data, batch_size=batch_size, verbose=0, return_dict=True
-            )
+            val = head.evaluate(_batches(*validation_data, batch_size), verbose=0, return_dict=True)
             logs.update({f"val_{k}": float(v) for k, v in val.items()})
         cbs.on_epoch_end(epoch, logs)
         if head.stop_training:
             break
     cbs.on_train_end()
     return history.history
+
+
+def _ram_epoch(head, features, y, sw, batch_size):
+    x_all, y_all, w_all = tf.constant(features), tf.constant(y), tf.constant(sw)
+
+    @tf.function
+    def run(xs, ys, ws):
+        for start in tf.range(0, tf.shape(xs)[0], batch_size):
+            end = start + batch_size
+            head.train_step((xs[start:end], ys[start:end], ws[start:end]))
+
+    def epoch(order):
+        if order is None:
+            return run(x_all, y_all, w_all)
+        return run(*(tf.gather(t, order) for t in (x_all, y_all, w_all)))
+
+    return epoch
+
+
+def _disk_epoch(head, features, y, sw, batch_size):
+    step = tf.function(head.train_step, reduce_retracing=True)
+
+    def epoch(order):
+        index = np.arange(len(features)) if order is None else order.numpy()
+        for start in range(0, len(index), batch_size):
+            rows = index[start : start + batch_size]
+            if order is None:
+                rows = slice(start, start + batch_size)
+            step((np.asarray(features[rows]), y[rows], sw[rows]))
+
+    return epoch
+
+
+def _batches(x, y, batch_size: int):
+    """``(x, y)`` for ``evaluate``: the arrays, or a dataset reading a memmap batch by batch."""
+    if not isinstance(x, np.memmap):
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+
+    def gen():
+        for start in range(0, len(x), batch_size):
+            yield np.asarray(x[start : start + batch_size]), y[start : start + batch_size]
+
+    spec = (
+        tf.TensorSpec((None, *x.shape[1:]), x.dtype),
+        tf.TensorSpec((None, *y.shape[1:]), y.dtype),
+    )
+    n = -(-len(x) // batch_size)
+    ds = tf.data.Dataset.from_generator(gen, output_signature=spec)
+    return ds.apply(tf.data.experimental.assert_cardinality(n))

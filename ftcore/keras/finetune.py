@@ -8,9 +8,7 @@ frozen BatchNormalization uses and keeps its moving statistics.
 Stage 1 trains the head (SGD, lr 0.01); when nothing before the head trains or behaves
 differently in training, the base runs once and the head trains on cached features
 (:mod:`ftcore.keras.feature_cache`). Stage 2 unfreezes from a layer at a lower rate (1e-4),
-optionally with discriminative learning rates and ``train_bn``; the same holds for the frozen
-layers before the first one it trains (:mod:`ftcore.keras.prefix_cache`). ``StageResult``
-says whether a stage was cached and, if not, why.
+optionally with discriminative learning rates and ``train_bn``.
 
     >>> import keras, numpy as np
     >>> from ftcore.keras.head import attach_head
@@ -33,18 +31,28 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ftcore.errors import EmptyDataError, FtcoreError, MismatchError
+from ftcore.errors import FtcoreError
+from ftcore.keras.augment import augmentation
 from ftcore.keras.callbacks import (
     BestCheckpoint,
+    BestEpoch,
+    BestSoFar,
+    EarlyStopping,
     LatestCheckpoint,
     TensorBoardLogger,
     default_histogram_layers,
 )
+from ftcore.keras.class_weights import class_weight_vector
 from ftcore.keras.compile_guard import CompileGuard, compile_model
-from ftcore.keras.feature_cache import extract_features, fit_features
+from ftcore.keras.feature_cache import fit_features
+from ftcore.keras.feature_store import array_key, feature_key, store_features
+from ftcore.keras.inputs import Data, check_data, class_ids
+from ftcore.keras.losses import smoothed_loss
 from ftcore.keras.multi_worker import allow_multi_worker, is_multi_worker
 from ftcore.keras.options import Checkpointing, FitOptions, Logging, from_keywords
 from ftcore.keras.prefix_cache import PrefixPlan, plan_prefix
+from ftcore.keras.progress import EpochProgress, batch_count
+from ftcore.keras.progress import Progress as Bar
 from ftcore.keras.resume import (
     Progress,
     read_latest,
@@ -70,47 +78,13 @@ class StageResult:
 
 @dataclass
 class FineTuneResult:
-    """The fine-tuned model (the one passed in) and one :class:`StageResult` per stage."""
+    """The fine-tuned model (the one passed in), one :class:`StageResult` per stage and, with
+    validation data, where the best ``val_loss`` came from (the weights the model ends with
+    when ``FitOptions.restore_best``; None if no epoch ran since a resume)."""
 
     model: keras.Model
     stages: list[StageResult] = field(default_factory=list)
-
-
-def _check_data(model: keras.Model, x, y, what: str) -> str:
-    """Validate arrays against the model; return the loss suited to the label layout."""
-    x, y = np.asarray(x), np.asarray(y)
-    if len(x) == 0 or len(y) == 0:
-        raise EmptyDataError(f"{what} set is empty (x has {len(x)} examples, y has {len(y)})")
-    if len(x) != len(y):
-        raise MismatchError(f"{what} set: {len(x)} inputs but {len(y)} labels")
-    want = tuple(model.inputs[0].shape[1:])
-    if len(want) != x.ndim - 1 or any(
-        w not in (None, g) for w, g in zip(want, x.shape[1:], strict=True)
-    ):
-        raise MismatchError(f"{what} inputs have shape {x.shape[1:]}, the model expects {want}")
-    out = tuple(model.outputs[0].shape)
-    if len(out) != 2:
-        raise MismatchError(
-            f"the head outputs shape {out} but {what} labels have shape {y.shape}: a "
-            "classification head must output (batch, classes); add pooling/flatten/reshape"
-        )
-    n_cls = out[1]
-    if y.ndim == 2 and y.shape[1] > 1:
-        if y.shape[1] != n_cls:
-            raise MismatchError(
-                f"the head outputs {n_cls} classes but {what} labels are one-hot with {y.shape[1]}"
-            )
-        return "categorical_crossentropy"
-    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
-        raise MismatchError(f"{what} labels have shape {y.shape}; expected (N,) class ids")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise MismatchError(f"{what} labels have dtype {y.dtype}; expected integer class ids")
-    if y.min() < 0 or y.max() >= n_cls:
-        raise MismatchError(
-            f"{what} labels range {int(y.min())}..{int(y.max())} but the head outputs "
-            f"{n_cls} classes (ids 0..{n_cls - 1})"
-        )
-    return "sparse_categorical_crossentropy"
+    best: BestEpoch | None = None
 
 
 def _in_scope(model: keras.Model, strategy) -> bool:
@@ -119,9 +93,9 @@ def _in_scope(model: keras.Model, strategy) -> bool:
 
 def fine_tune(
     model: keras.Model,
-    x: np.ndarray,
-    y: np.ndarray,
-    stages: Sequence[Stage],
+    x: np.ndarray | tf.data.Dataset,
+    y: np.ndarray | None = None,
+    stages: Sequence[Stage] | None = None,
     fit: FitOptions | None = None,
     *,
     checkpointing: Checkpointing | None = None,
@@ -130,6 +104,12 @@ def fine_tune(
     **keywords,
 ) -> FineTuneResult:
     """Train ``model`` (in place) through ``stages``; see the module docstring for an example.
+
+    - ``x, y``: arrays, or ``x`` a ``tf.data.Dataset`` of ``(input, label)`` batches and
+      ``y=None`` (``fine_tune(model, train_ds, stages=[...], fit=FitOptions(
+      validation_data=val_ds))``). A dataset is streamed: uncached stages fit on it as it
+      comes (its own order and shuffling), cached stages extract its features once
+      (:mod:`ftcore.keras.feature_store`; ``FitOptions.shuffle`` then shuffles them).
 
     - Every stage sets its trainable flags, then compiles a fresh optimizer (no stale state).
     - ``fit``, ``checkpointing``, ``logging``: see :mod:`ftcore.keras.options`. The older
@@ -143,11 +123,18 @@ def fine_tune(
     Raises EmptyDataError, MismatchError (input/label/head shapes, a resumed checkpoint that
     does not fit), FtcoreError (caching forced but invalid).
     """
+    if stages is None:
+        raise TypeError("fine_tune needs stages=[...] (e.g. [head_stage(), unfreeze_stage(...)])")
     fit, checkpointing, logging = from_keywords(fit, checkpointing, logging, keywords)
-    default_loss = _check_data(model, x, y, "training")
+    train, default_loss = check_data(model, x, y, "training", fit.batch_size)
+    val = None
     if fit.validation_data is not None:
-        _check_data(model, *fit.validation_data, "validation")
-    fit = replace(fit, loss=fit.loss or default_loss)
+        v = fit.validation_data
+        v = (v, None) if isinstance(v, tf.data.Dataset) else v
+        val = check_data(model, *v, "validation", fit.batch_size)[0]
+    n_classes = model.outputs[0].shape[-1]
+    loss = fit.loss or smoothed_loss(default_loss, fit.label_smoothing, n_classes)
+    fit = replace(fit, loss=loss, label_smoothing=0.0)  # the smoothing is in the loss now
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         work = model
@@ -155,7 +142,7 @@ def fine_tune(
             work = keras.models.clone_model(model)
             work.set_weights(model.get_weights())
             set_trainable_flags(work, trainable_flags(model))
-        result = _Loop(work, x, y, fit, checkpointing, logging).run(stages)
+        result = _Loop(work, train, val, fit, checkpointing, logging).run(stages)
     if work is not model:
         model.set_weights(work.get_weights())
         set_trainable_flags(model, trainable_flags(work))
@@ -171,27 +158,42 @@ class _Fit:
     its inputs."""
 
     model: keras.Model
-    x: np.ndarray
-    validation_data: tuple | None
+    train: Data
+    val: Data | None
     cached: bool
     blockers: list[str]
+    features: list = field(default_factory=list)  # cached Features to close after the stage
 
 
 class _Loop:
     """The stages run one after another; one method per step, state shared across stages."""
 
-    def __init__(self, model, x, y, fit: FitOptions, ck: Checkpointing | None, log: Logging):
-        self.model, self.x, self.y, self.fit, self.ck, self.log = model, x, y, fit, ck, log
+    def __init__(self, model, train: Data, val: Data | None, fit: FitOptions, ck, log: Logging):
+        self.model, self.train, self.val, self.fit, self.ck, self.log = (
+            model,
+            train,
+            val,
+            fit,
+            ck,
+            log,
+        )
         self.best: dict = {}  # the best monitored value so far, shared by the checkpoints
         self.step, self.writers = [0], {}  # TensorBoard: epochs so far, one writer per dir
         self.layers = log.histogram_layers or default_histogram_layers(model)
-        self.monitor = "val_loss" if fit.validation_data is not None else "loss"
+        self.monitor = "val_loss" if val is not None else "loss"
         self.start_stage, self.start_epoch, self.latest = 0, 0, None
+        self.best_so_far = BestSoFar()  # val_loss: early stopping and the weights restored
+        n_classes = model.outputs[0].shape[-1]
+        self.augment = augmentation(fit.augment, fit.augment_seed)
+        self.class_weight = class_weight_vector(
+            fit.class_weight, lambda: class_ids(train.labels()), n_classes
+        )
 
     def run(self, stages: Sequence[Stage]) -> FineTuneResult:
         if self.ck is not None and self.ck.resume:
             self._resume()
         result = FineTuneResult(self.model)
+        self.n_stages = len(stages)
         for i, stage in enumerate(stages):
             done = i < self.start_stage or (
                 i == self.start_stage and self.start_epoch >= stage.epochs
@@ -201,6 +203,7 @@ class _Loop:
                 result.stages.append(StageResult(stage.name, {}, False, [], [], skipped=True))
             else:
                 result.stages.append(self._stage(i, stage))
+        result.best = self.best_so_far.where
         return result
 
     def _resume(self) -> None:
@@ -211,6 +214,8 @@ class _Loop:
             self.start_stage, self.start_epoch = progress.stage, progress.epoch
             if progress.best is not None:
                 self.best["value"] = progress.best
+                if self.monitor == "val_loss":
+                    self.best_so_far.value = progress.best  # its weights: best.keras
 
     def _stage(self, i: int, stage: Stage) -> StageResult:
         trained = stage.apply(self.model)
@@ -218,7 +223,13 @@ class _Loop:
         initial_epoch = self.start_epoch if i == self.start_stage else 0
         if self.latest is not None and i == self.start_stage and initial_epoch > 0:
             restore_optimizer(self.model, f.model, self.latest)
-        history = self._fit(f, stage, initial_epoch, self._callbacks(i, stage))
+        cbs = self._callbacks(i, stage) + self._progress(i, stage, f.cached)
+        try:
+            history = self._fit(f, stage, initial_epoch, cbs)
+        finally:
+            for features in f.features:
+                features.close()
+        self._restore_best()
         if self.ck is not None:
             write_latest(self.ck.dir, self.model, Progress(i + 1, 0, self.best.get("value")))
         return StageResult(stage.name, dict(history), f.cached, f.blockers, trained)
@@ -234,16 +245,15 @@ class _Loop:
             )
         cached = o.cache_features in (True, "auto") and not blockers
         compile_model(model, stage.make_optimizer(model), o.loss, o.metrics)
-        f = _Fit(model, self.x, o.validation_data, cached, blockers)
+        f = _Fit(model, self.train, self.val, cached, blockers)
         multi_worker = is_multi_worker(tf.distribute.get_strategy())
         if cached:
             base, f.model = plan.split(model)
             if multi_worker:
                 allow_multi_worker(base)
-            f.x = extract_features(base, self.x, o.batch_size)
-            if o.validation_data is not None:
-                vx, vy = o.validation_data
-                f.validation_data = (extract_features(base, vx, o.batch_size), vy)
+            f.train = self._features(base, self.train, "train", f)
+            if self.val is not None:
+                f.val = self._features(base, self.val, "validation", f)
             compile_model(f.model, stage.make_optimizer(model), o.loss, o.metrics)
         if multi_worker:
             allow_multi_worker(f.model)
@@ -251,10 +261,56 @@ class _Loop:
 
     def _cache_plan(self) -> PrefixPlan:
         """Where this stage's frozen prefix ends (the head, or the first trained layer if
-        earlier) and why its outputs cannot be cached (:mod:`ftcore.keras.prefix_cache`)."""
-        vx = self.fit.validation_data
-        n = len(self.x) + (len(vx[0]) if vx is not None else 0)
-        return plan_prefix(self.model, self.fit.augment, n_examples=n)
+        earlier) and why its outputs cannot be cached (:mod:`ftcore.keras.prefix_cache`).
+        No size limit: features past ``FitOptions.cache_ram_bytes`` spill to disk."""
+        return plan_prefix(self.model, self.fit.augment)
+
+    def _sample_weight(self, y: np.ndarray) -> np.ndarray | None:
+        """Per-example weights of cached training: each example's class weight."""
+        return None if self.class_weight is None else self.class_weight[class_ids(y)]
+
+    def _restore_best(self) -> None:
+        """With ``restore_best``, the weights of the best val_loss so far (see FitOptions)."""
+        if not self.fit.restore_best or self.val is None:
+            return
+        if self.best_so_far.weights is not None:
+            self.model.set_weights(self.best_so_far.weights)
+        elif np.isfinite(self.best_so_far.value) and self.ck is not None:
+            best = self.ck.dir / "best.keras"  # a resumed run's best came before the resume
+            if best.is_file():
+                self.model.load_weights(best)
+
+    def _features(self, base: keras.Model, data: Data, which: str, f: _Fit) -> Data:
+        """``data``'s features through ``base``, in RAM or on disk (FitOptions.cache_ram_bytes)."""
+        o = self.fit
+        key = o.cache_key and f"{o.cache_key}/{which}"
+        if not data.streamed:  # arrays name themselves, when their features may spill
+            size = len(data.x) * 4 * int(np.prod(base.outputs[0].shape[1:]))
+            key = array_key(data.x, data.y) if size > o.cache_ram_bytes else None
+        bar = None
+        if self.log.progress:  # about ten lines per extraction when not on a terminal
+            if data.streamed:
+                total = int(data.dataset.cardinality())
+                total = total if total >= 0 else None
+            else:
+                total = batch_count(len(data.x), o.batch_size)
+            bar = Bar(f"features ({which})", total, every=(total or 100) // 10)
+        features = store_features(
+            base,
+            data.batches(o.batch_size),
+            ram_bytes=o.cache_ram_bytes,
+            key=key and feature_key(base, key),
+            on_batch=bar and bar.update,
+        )
+        f.features.append(features)
+        return Data(features.x, features.y)
+
+    def _progress(self, i: int, stage: Stage, cached: bool) -> list:
+        if not self.log.progress:
+            return []
+        how = "cached features" if cached else "through the base"
+        label = f"stage {i + 1}/{self.n_stages} {stage.name!r} ({how})"
+        return [EpochProgress(label, stage.epochs)]
 
     def _callbacks(self, i: int, stage: Stage) -> list:
         cbs: list = [CompileGuard()]
@@ -263,6 +319,9 @@ class _Loop:
             cbs.append(
                 BestCheckpoint(self.model, self.ck.dir / "best.keras", self.monitor, self.best)
             )
+        if self.val is not None:
+            patience = self.fit.early_stopping_patience
+            cbs.append(EarlyStopping(self.model, self.best_so_far, i, stage.name, patience))
         if self.log.tensorboard_dir is not None:
             run = f"{i}_{stage.name}"
             cbs.append(
@@ -274,34 +333,44 @@ class _Loop:
 
     def _fit(self, f: _Fit, stage: Stage, initial_epoch: int, cbs: list) -> dict:
         o = self.fit
+        common = {"epochs": stage.epochs, "initial_epoch": initial_epoch, "callbacks": cbs}
         if f.cached and not tf.distribute.has_strategy():
+            val = f.val and (f.val.x, f.val.y)
             return fit_features(
                 f.model,
-                f.x,
-                self.y,
-                epochs=stage.epochs,
+                f.train.x,
+                f.train.y,
                 batch_size=o.batch_size,
-                initial_epoch=initial_epoch,
                 shuffle=o.shuffle,
-                validation_data=f.validation_data,
-                callbacks=cbs,
+                validation_data=val,
+                sample_weight=self._sample_weight(f.train.y),
+                **common,
             )
-        plain = o.augment is None
+        x, y, batch_size = f.train.for_keras(o.batch_size)
+        shuffle = o.shuffle and not f.train.streamed
+        if self.augment is not None:
+            x = _augmented(f.train, self.augment, o.batch_size, shuffle)
+            y, batch_size, shuffle = None, None, False  # the augmented dataset is shuffled
+        val = None
+        if f.val is not None:
+            vx, vy, _ = f.val.for_keras(o.batch_size)
+            val = vx if vy is None else (vx, vy)
         return f.model.fit(
-            f.x if plain else _augmented(f.x, self.y, o.augment, o.batch_size, o.shuffle),
-            self.y if plain else None,
-            batch_size=o.batch_size if plain else None,
-            epochs=stage.epochs,
-            initial_epoch=initial_epoch,
-            validation_data=f.validation_data,
-            shuffle=o.shuffle and plain,  # the augmented dataset is shuffled
-            callbacks=cbs,
+            x,
+            y,
+            batch_size=batch_size,
+            validation_data=val,
+            shuffle=shuffle,
+            class_weight=None if self.class_weight is None else dict(enumerate(self.class_weight)),
             verbose=self.log.verbose,
+            **common,
         ).history
 
 
-def _augmented(x, y, augment, batch_size, shuffle) -> tf.data.Dataset:
-    ds = tf.data.Dataset.from_tensor_slices((x, y))
+def _augmented(data: Data, augment, batch_size, shuffle) -> tf.data.Dataset:
+    if data.streamed:
+        return data.dataset.map(lambda a, b: (augment(a), b))
+    ds = tf.data.Dataset.from_tensor_slices((data.x, data.y))
     if shuffle:
-        ds = ds.shuffle(len(x), reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(data.x), reshuffle_each_iteration=True)
     return ds.batch(batch_size).map(lambda a, b: (augment(a), b))

@@ -12,7 +12,7 @@ maps each to its field (:data:`KEYWORDS`).
 
     >>> fit = FitOptions(batch_size=8, shuffle=False)
     >>> from_keywords(fit, None, None, {"log_dir": "runs/logs", "verbose": 1})[2]
-    Logging(tensorboard_dir=PosixPath('runs/logs'), histogram_layers=None, verbose=1)
+    Logging(tensorboard_dir=PosixPath('runs/logs'), histogram_layers=None, verbose=1, progress=True)
     >>> try:
     ...     FitOptions(cache_features="always")
     ... except KeyError as e:
@@ -30,8 +30,11 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from ftcore.errors import unknown_name
+from ftcore.keras.augment import check_augment
+from ftcore.keras.class_weights import check_class_weight
 
 _CACHE_MODES = (True, False, "auto")
 
@@ -44,18 +47,45 @@ class FitOptions:
       prefix (the base for a head-only stage) when
       :func:`ftcore.keras.prefix_cache.prefix_blockers` finds nothing against it (else through
       the whole model); ``True`` raises instead of falling back; ``False`` never caches.
-    - ``augment(batch) -> batch`` is applied to training inputs (and so disables caching).
+    - ``validation_data``: ``(x, y)`` arrays or a ``tf.data.Dataset`` of (input, label).
+    - ``cache_ram_bytes``: cached features of one data set (train or validation) stay in RAM
+      up to this size, beyond it they spill to disk (:mod:`ftcore.keras.feature_store`).
+    - ``cache_key``: names the training and validation data of a dataset (e.g. the split
+      file's hash with image size and preprocessing): spilled features are then kept under
+      the cache folder and reused by a later run with the same key and backbone weights;
+      None: a dataset's spill is removed after its stage (arrays are keyed by their bytes).
+    - ``early_stopping_patience``: stop a stage after this many epochs without a new best
+      ``val_loss`` (the best over all stages so far); None: off. Needs ``validation_data``.
+    - ``restore_best``: with validation data, every stage ends with the weights of the best
+      ``val_loss`` so far (so the next stage starts from them and ``fine_tune`` returns the
+      best model over all stages, the one ``best.keras`` holds; ``FineTuneResult.best`` says
+      where it came from).
+    - ``class_weight``: None, ``"balanced"`` or ``{class id: weight}``, on cached and
+      uncached stages (:mod:`ftcore.keras.class_weights`).
+    - ``augment``: a preset name (``"flip"``, ``"flip-crop"``, ``"flip-rotate"``,
+      ``"flip-crop-rotate"``: Keras preprocessing layers seeded by ``augment_seed``, see
+      :mod:`ftcore.keras.augment`) or ``augment(batch) -> batch``, applied to training inputs
+      only; it turns the feature cache off for the stages it applies to.
+    - ``label_smoothing``: in [0, 1); sparse labels are one-hot encoded for it
+      (:mod:`ftcore.keras.losses`). Only with ``loss=None``.
     - ``loss=None``: sparse or categorical cross-entropy, from the labels' layout.
     - ``callbacks``: extra Keras callbacks for every stage's fit.
     """
 
     batch_size: int = 32
-    validation_data: tuple[np.ndarray, np.ndarray] | None = None
+    validation_data: tuple[np.ndarray, np.ndarray] | tf.data.Dataset | None = None
     loss: object = None
     metrics: Sequence = ("accuracy",)
     shuffle: bool = True
     cache_features: bool | str = "auto"
-    augment: Callable | None = None
+    cache_ram_bytes: int = 256 * 2**20
+    cache_key: str | None = None
+    early_stopping_patience: int | None = None
+    restore_best: bool = True
+    class_weight: str | Mapping[int, float] | None = None
+    augment_seed: int = 0
+    label_smoothing: float = 0.0
+    augment: str | Callable | None = None
     callbacks: Sequence[keras.callbacks.Callback] = ()
 
     def __post_init__(self) -> None:
@@ -66,6 +96,33 @@ class FitOptions:
         if not any(self.cache_features is m or self.cache_features == m for m in _CACHE_MODES):
             raise unknown_name(
                 "cache_features value", str(self.cache_features), ["auto"], where="FitOptions"
+            )
+        if isinstance(self.cache_ram_bytes, bool) or not isinstance(
+            self.cache_ram_bytes, numbers.Integral
+        ):
+            raise TypeError(
+                f"FitOptions.cache_ram_bytes must be an int, got {self.cache_ram_bytes!r}"
+            )
+        if self.cache_ram_bytes < 0:
+            raise ValueError(f"FitOptions.cache_ram_bytes must be >= 0, got {self.cache_ram_bytes}")
+        p = self.early_stopping_patience
+        if p is not None and (isinstance(p, bool) or not isinstance(p, numbers.Integral) or p < 1):
+            raise ValueError(
+                f"FitOptions.early_stopping_patience must be None or an int >= 1, got {p!r}"
+            )
+        if p is not None and self.validation_data is None:
+            raise ValueError(
+                "FitOptions.early_stopping_patience needs validation_data: it watches val_loss"
+            )
+        check_class_weight(self.class_weight)
+        check_augment(self.augment)
+        ls = self.label_smoothing
+        if isinstance(ls, bool) or not isinstance(ls, numbers.Real) or not 0 <= ls < 1:
+            raise ValueError(f"FitOptions.label_smoothing must be in [0, 1), got {ls!r}")
+        if ls and self.loss is not None:
+            raise ValueError(
+                "FitOptions.label_smoothing applies to the default loss; with loss= given, "
+                "set the smoothing in that loss instead"
             )
         object.__setattr__(self, "metrics", tuple(self.metrics))
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
@@ -89,11 +146,14 @@ class Checkpointing:
 class Logging:
     """TensorBoard loss/metrics per stage (``<tensorboard_dir>/<i>_<stage>``) and weight
     histograms (``<tensorboard_dir>/weights``) of ``histogram_layers`` (default: a few base
-    layers and the head); ``verbose`` is Keras' ``fit(verbose=...)``."""
+    layers and the head); ``verbose`` is Keras' ``fit(verbose=...)``; ``progress``: a line per
+    epoch of every stage and progress of feature extraction on stderr
+    (:mod:`ftcore.keras.progress`)."""
 
     tensorboard_dir: Path | None = None
     histogram_layers: Mapping[str, keras.layers.Layer] | None = None
     verbose: int = 0
+    progress: bool = True
 
     def __post_init__(self) -> None:
         if self.tensorboard_dir is not None:
@@ -108,6 +168,7 @@ KEYWORDS: dict[str, tuple[str, str]] = {
     "log_dir": ("logging", "tensorboard_dir"),
     "histogram_layers": ("logging", "histogram_layers"),
     "verbose": ("logging", "verbose"),
+    "progress": ("logging", "progress"),
 }
 
 

@@ -105,7 +105,7 @@ def prefix_blockers(
     if not computing:
         return [f"nothing before {first!r} (the first layer that trains) to cache"]
     what = "base layer" if start == head_start(model) else "prefix layer"
-    reasons = ["an augmentation function is applied to the inputs"] if augment else []
+    reasons = [augment_blocker(augment)] if augment is not None else []
     before = {layer.name for layer in model.layers[:start]}
     flags = trainable_flags(model)
     for path, layer in leaves(model):
@@ -140,6 +140,19 @@ def _size_blockers(tensor: keras.KerasTensor, producer: str, n: int) -> list[str
         f"{size:,} bytes, over the {MAX_CACHE_BYTES:,}-byte limit "
         "(ftcore.keras.prefix_cache.MAX_CACHE_BYTES)"
     ]
+
+
+def augment_blocker(augment) -> str:
+    """Why augmented inputs cannot be cached (a preset name or a function)."""
+    what = (
+        f"augmentation preset {augment!r}"
+        if isinstance(augment, str)
+        else "an augmentation function"
+    )
+    return (
+        f"{what} is applied to the training inputs: augmentation turns the feature cache off "
+        "for the stages it applies to (the frozen layers must see every augmented batch)"
+    )
 
 
 def split_at(
