@@ -10,7 +10,7 @@ Both layer names are checked here, before the run folder exists.
     ((None, 3), ['head', 'unfreeze'])
     >>> build_model(TrainConfig("d", cut="conv_dw_2_rel"), base, 3)
     Traceback (most recent call last):
-    ftcore.errors.UnknownNameError: "unknown layer 'conv_dw_2_rel' in mobilenet_0.25_32; closest: 'conv_dw_2_relu', ..."
+    ftcore.errors.UnknownNameError: unknown layer 'conv_dw_2_rel' in mobilenet_0.25_32; closest: 'conv_dw_2_relu', ...
 """
 
 from __future__ import annotations
