@@ -66,7 +66,8 @@ def test_prints_progress_and_a_summary_table(demo):
         "1. Keras path",
         "2. Graph path",
         "3. Freeze, verify, predict",
-        "4. Summary",
+        "4. Your own images: ftcore train on a folder",
+        "5. Summary",
     ]:
         assert heading in out
     assert "--offline: using the self-built fixtures" in out
