@@ -111,6 +111,7 @@ def _run(config, run, folder, split, model, stages, origin, log) -> dict:
         log(f"{which}: {sum(per_class.values())} images {per_class}")
     for bad in folder.bad:
         log(f"skipped (--skip-bad): {bad}")
+    log(f"decoding {len(split.files)} images at {config.image_size}px ...")
     data = {w: steps.arrays(split, folder.root, w, config) for w in SPLITS if w in counts}
     found = read_checkpoint(run.checkpoints) if config.resume else None
     first = first_stage_to_run(stages, found[0] if found else None)
@@ -119,6 +120,7 @@ def _run(config, run, folder, split, model, stages, origin, log) -> dict:
             f"resuming from {run.checkpoints / 'latest.npz'}: stage {found[0]['stage'] + 1}, "
             f"{found[0]['epoch']} epochs done"
         )
+    log(f"training: {' then '.join(f'{s.name} ({s.epochs} epochs)' for s in stages)} ...")
     result = steps.fit(
         model, stages, data, run, config, [EpochLog(run.history, stages, first, log)]
     )

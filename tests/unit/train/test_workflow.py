@@ -131,3 +131,19 @@ def test_resume_after_sigkill_same_split_changed_folder_refused(pretrained, tmp_
     assert [len(s["history"]["loss"]) for s in report["stages"]] == [40, 2]
     assert report["status"] == "exported" and (run / "model.tflite").is_file()
     assert not (run / "FAILED").exists()
+
+
+@pytest.mark.slow
+def test_int8_is_calibrated_on_the_training_split_and_checked_on_validation(pretrained, tmp_path):
+    from ftcore.export import read_sidecar
+
+    data = image_folder(tmp_path / "parts")
+    report = train(_config(pretrained, data, tmp_path / "run", int8=True), log=lambda s: None)
+    sidecar = read_sidecar(tmp_path / "run" / "model.tflite")
+    assert sidecar.inputs[0].dtype == "int8" and sidecar.outputs[0].dtype == "int8"
+    figures = report["exports"]["tflite"]["check"]["int8"]
+    assert figures["top1_agreement"] >= figures["min_agreement"]
+    counts = report["class_counts"]
+    assert figures["calibration_images"] == sum(counts["train"].values())
+    assert figures["held_out_images"] == sum(counts["validation"].values())
+    print("int8 agreement on validation:", figures)
