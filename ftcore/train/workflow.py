@@ -12,6 +12,7 @@ checkpoints. ``--assert-accuracy-at-least`` refuses before exporting.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -44,19 +45,37 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict:
                 + "; ".join(changed)
             )
     folder, split = _folder_and_split(config, run)
-    model, stages, origin = _model(config, len(split.class_names))
-    run.create(config.resume)
-    if not config.resume:
-        write_readable(run.config, json.dumps(config.to_dict(), indent=1) + "\n")
-        from ftcore.data import write_split
+    with _deterministic(config.seed):
+        model, stages, origin = _model(config, len(split.class_names))
+        run.create(config.resume)
+        if not config.resume:
+            write_readable(run.config, json.dumps(config.to_dict(), indent=1) + "\n")
+            from ftcore.data import write_split
 
-        write_split(run.split, split)
-    log(f"run folder: {run.path}")
+            write_split(run.split, split)
+        log(f"run folder: {run.path}")
+        try:
+            return _run(config, run, folder, split, model, stages, origin, log)
+        except BaseException as e:
+            run.mark_failed(e)
+            raise
+
+
+@contextlib.contextmanager
+def _deterministic(seed: int):
+    """Seed Python, NumPy and TensorFlow and turn on op determinism for the block only (the
+    same seed then gives the same run); the process's determinism setting is restored after."""
+    import keras
+    from tensorflow.python.framework import config as tf_config
+
+    before = tf_config.is_op_determinism_enabled()
+    keras.utils.set_random_seed(seed)
+    tf_config.enable_op_determinism()
     try:
-        return _run(config, run, folder, split, model, stages, origin, log)
-    except BaseException as e:
-        run.mark_failed(e)
-        raise
+        yield
+    finally:
+        if not before:
+            tf_config.disable_op_determinism()
 
 
 def _folder_and_split(config: TrainConfig, run: RunFolder):
@@ -86,12 +105,8 @@ def _folder_and_split(config: TrainConfig, run: RunFolder):
 
 
 def _model(config: TrainConfig, num_classes: int):
-    """The seeded model, its checked stages and where its weights came from."""
-    import keras
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(config.seed)
-    tf.config.experimental.enable_op_determinism()
+    """The model (seeded by :func:`_deterministic`), its checked stages, where its weights
+    came from."""
     base, origin = load_base(
         backbone_spec(config.backbone, config.weights, config.alpha), config.image_size
     )

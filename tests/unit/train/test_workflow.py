@@ -40,6 +40,9 @@ def test_same_seed_twice_same_split_and_validation_accuracy(pretrained, tmp_path
     reports = [
         train(_config(pretrained, data, tmp_path / f"run{i}"), log=lambda s: None) for i in (0, 1)
     ]
+    from tensorflow.python.framework import config as tf_config
+
+    assert not tf_config.is_op_determinism_enabled()  # restored after each run
     split = [(tmp_path / f"run{i}" / "split.json").read_bytes() for i in (0, 1)]
     assert split[0] == split[1]
     accuracy = [round(r["validation"]["accuracy"], 3) for r in reports]
@@ -62,6 +65,13 @@ def test_accuracy_gate_refuses_before_exporting(pretrained, tmp_path):
     assert report["status"] == "refused" and report["gate"]["passed"] is False
     assert report["validation"]["accuracy"] < 0.99
     assert (run / "best.keras").is_file()  # the trained model is kept, only not exported
+    said: list[str] = []  # FAILED says: resume; with a lower floor it exports, training nothing
+    again = train(
+        _config(pretrained, data, run, resume=True, assert_accuracy_at_least=0.0), said.append
+    )
+    assert again["status"] == "exported" and (run / "model.tflite").is_file()
+    assert not any(line.startswith("stage ") for line in said) and not (run / "FAILED").exists()
+    assert again["validation"]["accuracy"] == report["validation"]["accuracy"]
 
 
 def _start(argv: list[str]) -> subprocess.Popen:
@@ -134,11 +144,12 @@ def test_resume_after_sigkill_same_split_changed_folder_refused(pretrained, tmp_
 
 
 @pytest.mark.slow
-def test_int8_is_calibrated_on_the_training_split_and_checked_on_validation(pretrained, tmp_path):
+def test_int8_calibrated_on_train_checked_on_validation_and_a_test_split(pretrained, tmp_path):
     from ftcore.export import read_sidecar
 
     data = image_folder(tmp_path / "parts")
-    report = train(_config(pretrained, data, tmp_path / "run", int8=True), log=lambda s: None)
+    config = _config(pretrained, data, tmp_path / "run", int8=True, test_split=0.2)
+    report = train(config, log=lambda s: None)
     sidecar = read_sidecar(tmp_path / "run" / "model.tflite")
     assert sidecar.inputs[0].dtype == "int8" and sidecar.outputs[0].dtype == "int8"
     figures = report["exports"]["tflite"]["check"]["int8"]
@@ -146,4 +157,17 @@ def test_int8_is_calibrated_on_the_training_split_and_checked_on_validation(pret
     counts = report["class_counts"]
     assert figures["calibration_images"] == sum(counts["train"].values())
     assert figures["held_out_images"] == sum(counts["validation"].values())
+    assert report["test"]["examples"] == sum(counts["test"].values()) == 6  # --test-split 0.2
     print("int8 agreement on validation:", figures)
+
+
+def test_determinism_is_on_for_the_run_only():
+    from tensorflow.python.framework import config as tf_config
+
+    from ftcore.train.workflow import _deterministic
+
+    assert not tf_config.is_op_determinism_enabled()
+    with pytest.raises(ValueError), _deterministic(3):
+        assert tf_config.is_op_determinism_enabled()
+        raise ValueError("a run that fails")
+    assert not tf_config.is_op_determinism_enabled()  # later code in the process is unaffected
