@@ -32,6 +32,7 @@ from ftcore.errors import FtcoreError
 #: The verb modules, in the order of ``ftcore --help``; each has ``register(subparsers)``.
 VERBS = (
     "ftcore.app.verb_inspect",
+    "ftcore.app.verb_train",
     "ftcore.app.verb_freeze",
     "ftcore.app.verb_predict",
     "ftcore.app.verb_evaluate",

@@ -18,7 +18,10 @@ built, and with BatchNorm set up to work in a short budget (see :data:`BASELINES
 3. Both frozen to optimized ``.pb`` files (each export checks frozen == restored), then
    predictions on a real photo and held-out digits, and frozen vs restored throughput
    (:mod:`~ftcore.app.demo_export`).
-4. A summary table (also written as ``summary.json``; :mod:`~ftcore.app.demo_report`).
+4. Your own images (:mod:`~ftcore.app.demo_train`): the shipped digits written as a folder of
+   PNG files in class subfolders, and ``ftcore train`` run on it end to end (the command line
+   printed).
+5. A summary table (also written as ``summary.json``; :mod:`~ftcore.app.demo_report`).
 
 ``run_demo(DemoConfig(out_dir=Path("runs/demo"), quick=True))`` returns the summary;
 ``summary["weights"]["origin"]`` is ``"genuine"`` or ``"fixtures"``. Running it takes minutes,
@@ -39,6 +42,7 @@ from ftcore.app.demo_export import export_and_predict
 from ftcore.app.demo_graph import GRAPH_TARGET, GRAPH_UNFREEZE, graph_path
 from ftcore.app.demo_keras import KERAS_CUT, keras_path
 from ftcore.app.demo_report import build_summary, section, summary_text
+from ftcore.app.demo_train import train_part
 from ftcore.app.demo_weights import (
     BASELINES,
     BUDGETS,
@@ -111,11 +115,13 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> dict:
     budget = BUDGETS[weights.origin, config.quick]
     targets = _targets(weights, budget, config.seed, log)
     results = _run_steps(weights, targets, budget, out, config.seed, log)
+    section(log, "4. Your own images: ftcore train on a folder")
+    results["train"] = train_part(weights, out / "train", config.quick, config.seed, log)
 
     seconds = round(time.perf_counter() - t0, 1)
     summary = build_summary(config, budget, weights, results, out, seconds)
     write_text(out / "summary.json", json.dumps(summary, indent=2))
-    section(log, f"4. Summary ({summary['seconds']:.0f}s)")
+    section(log, f"5. Summary ({summary['seconds']:.0f}s)")
     log(summary_text(summary))
     log(f"summary: {out / 'summary.json'}")
     sys.stdout.flush()

@@ -40,6 +40,7 @@ def build_summary(config, budget, weights, results: dict, out, seconds: float) -
         "keras": results["keras"],
         "graph": results["graph"],
         "export": results["export"],
+        "train": results.get("train"),
         "output": str(out),
         "seconds": seconds,
     }
@@ -64,8 +65,20 @@ def summary_text(summary: dict) -> str:
             f"checkpoints:       {k['checkpoints']}  {g['checkpoint']}",
             f"fine-tuned model:  {k['model_path']}",
             f"frozen graphs:     {summary['export']['keras_pb']}  {summary['export']['graph_pb']}",
+            *_train_lines(summary.get("train")),
         ]
     )
+
+
+def _train_lines(train: dict | None) -> list[str]:
+    """The ``ftcore train`` part's lines (none when the summary has no such part)."""
+    if not train:
+        return []
+    return [
+        f"ftcore train:      validation accuracy {train['validation_accuracy']:.3f}, "
+        f"run folder {train['run']}",
+        f"  {train['command']}",
+    ]
 
 
 def _table(summary: dict) -> str:

@@ -66,7 +66,8 @@ def test_prints_progress_and_a_summary_table(demo):
         "1. Keras path",
         "2. Graph path",
         "3. Freeze, verify, predict",
-        "4. Summary",
+        "4. Your own images: ftcore train on a folder",
+        "5. Summary",
     ]:
         assert heading in out
     assert "--offline: using the self-built fixtures" in out
@@ -75,6 +76,9 @@ def test_prints_progress_and_a_summary_table(demo):
     assert "Epoch 1/" in out  # Keras progress while it trains
     assert "fine-tuned acc" in out and "restore plan:" in out
     assert f"{summary['keras']['finetuned_accuracy']:.3f}" in out
+    assert f"  {summary['train']['command']}" in out  # the ftcore train part prints its command
+    assert summary["train"]["command"].startswith("ftcore train ")
+    assert summary["train"]["validation_accuracy"] >= 0.35  # chance 0.20
 
 
 def test_fine_tuning_is_far_above_chance_and_the_as_built_baselines(demo):
@@ -139,4 +143,5 @@ def test_same_seed_same_accuracies(demo):
     for path in ("keras", "graph"):
         for key in ("finetuned_accuracy", "scratch_accuracy"):
             assert second[path][key] == first[path][key]
+    assert second["train"]["validation_accuracy"] == first["train"]["validation_accuracy"]
     assert np.isfinite(second["seconds"])

@@ -1,0 +1,111 @@
+"""The steps of a training run: the split's images as arrays, the training, the evaluation
+of the best model, the exports.
+
+Until :func:`ftcore.keras.fine_tune` takes a ``tf.data.Dataset``, the training and validation
+images are materialized from the data wing's pipeline (:func:`ftcore.data.split_dataset`,
+the same decode, resize and scaling as ``ftcore predict``) into arrays: memory grows with
+the folder. :func:`fit` is the one call site where the dataset goes instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ftcore.train.config import TrainConfig
+from ftcore.train.run_folder import RunFolder, copy_readable, readable_mode, write_readable
+
+__all__ = ["arrays", "evaluate", "export", "fit", "load_best"]
+
+
+def arrays(split, root: Path, which: str, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The images and labels of split ``which`` (file order), through the data pipeline."""
+    from ftcore.data import split_dataset
+
+    ds = split_dataset(
+        split,
+        root,
+        which,
+        config.image_size,
+        preprocessing=config.preprocessing,
+        batch_size=config.batch_size,
+    )
+    batches = [(x.numpy(), y.numpy()) for x, y in ds]
+    return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
+
+
+def fit(model, stages, data: dict, run: RunFolder, config: TrainConfig, callbacks: list):
+    """Train ``model`` through ``stages`` with checkpoints and TensorBoard logs in ``run``."""
+    from ftcore.keras import fine_tune
+
+    x, y = data["train"]
+    # THE call site: once fine_tune takes a tf.data.Dataset, pass
+    # split_dataset(split, root, "train", ..., shuffle=True, seed=config.seed) for (x, y) and the
+    # validation split's dataset for validation_data, and drop arrays() above.
+    return fine_tune(
+        model,
+        x,
+        y,
+        stages,
+        validation_data=data.get("validation"),
+        batch_size=config.batch_size,
+        checkpoint_dir=run.checkpoints,
+        resume=config.resume,
+        log_dir=run.logs,
+        callbacks=callbacks,
+        verbose=2 if config.verbose else 0,
+    )
+
+
+def load_best(run: RunFolder, model):
+    """The best model of the run (fine_tune's ``best.keras``: lowest validation loss over all
+    stages, else lowest training loss), copied to the run folder as ``best.keras``."""
+    import keras
+
+    saved = run.checkpoints / "best.keras"
+    if not saved.is_file():  # no epoch improved on a finite loss (NaN throughout)
+        from ftcore.keras import save_model_atomic
+
+        save_model_atomic(model, saved)
+    copy_readable(saved, run.best)
+    return keras.models.load_model(run.best, compile=False)
+
+
+def evaluate(model, data: dict, which: str, class_names, batch_size: int) -> dict:
+    """The evaluate wing's metrics of ``model`` on split ``which`` (report.json-ready)."""
+    from ftcore.evaluate import evaluate_scores
+
+    x, y = data[which]
+    scores = model.predict(x, batch_size=batch_size, verbose=0)
+    return evaluate_scores(y, scores, list(class_names)).to_dict()
+
+
+def export(model, data: dict, run: RunFolder, config: TrainConfig, class_names, log: Callable):
+    """``model.pb`` and ``model.tflite`` (each verified against ``model``, with its sidecar),
+    and ``labels.txt``; ``--int8``: calibrated on the training split, checked on validation."""
+    from ftcore.export import litert, pb
+
+    options = {
+        "labels": list(class_names),
+        "preprocessing": config.preprocessing,
+        "source": f"ftcore train {config.data_dir} (run {run.path})",
+    }
+    log(f"exporting {run.pb} (frozen, optimized, checked against the Keras model) ...")
+    pb_sidecar = pb.export_keras(model, run.pb, **options)
+    int8 = None
+    if config.int8:
+        int8 = litert.Int8(data["train"][0], data["validation"][0])
+        log("int8: calibrating on the training split, checking on the validation split ...")
+    log(f"exporting {run.tflite} (checked in the LiteRT interpreter) ...")
+    tfl_sidecar = litert.export_keras(model, run.tflite, int8=int8, **options)
+    write_readable(run.labels, "".join(f"{name}\n" for name in class_names))
+    for path in (run.pb, run.tflite):  # the export wing leaves atomic_path's 0600
+        for f in (path, path.with_name(path.name + ".json")):
+            f.chmod(readable_mode())
+    return {
+        "pb": {"path": run.pb.name, "check": pb_sidecar.check},
+        "tflite": {"path": run.tflite.name, "check": tfl_sidecar.check},
+        "labels": run.labels.name,
+    }
