@@ -185,3 +185,10 @@ def test_a_class_with_no_files_needs_at_least_one_at_a_large_fraction():
         r"one in validation needs at least 1$",
     ):
         make_split(_files([10, 10], {}), NAMES, validation=0.6)
+
+
+def test_a_zero_fraction_is_allowed_and_makes_no_split():
+    """``validation=0`` (train and test only) is a valid choice, not a refused fraction."""
+    split = make_split(_files([10, 10], {}), NAMES[:2], validation=0.0, test=0.2)
+    assert split.counts() == {"train": {"a": 8, "b": 8}, "test": {"a": 2, "b": 2}}
+    assert split.subset("validation") == ()
