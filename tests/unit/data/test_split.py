@@ -192,3 +192,13 @@ def test_a_zero_fraction_is_allowed_and_makes_no_split():
     split = make_split(_files([10, 10], {}), NAMES[:2], validation=0.0, test=0.2)
     assert split.counts() == {"train": {"a": 8, "b": 8}, "test": {"a": 2, "b": 2}}
     assert split.subset("validation") == ()
+
+
+def test_the_default_seed_is_zero_and_recorded():
+    """A split made without a seed is the one of ``seed=0``: changing the default would
+    silently change the split of every run that relied on it."""
+    files = _files([20, 20], {})
+    default = make_split(files, NAMES[:2])
+    assert default.seed == 0
+    assert default == make_split(files, NAMES[:2], seed=0)
+    assert default.split_of != make_split(files, NAMES[:2], seed=1).split_of
