@@ -202,3 +202,16 @@ def test_the_default_seed_is_zero_and_recorded():
     assert default.seed == 0
     assert default == make_split(files, NAMES[:2], seed=0)
     assert default.split_of != make_split(files, NAMES[:2], seed=1).split_of
+
+
+def test_train_keeps_the_last_image_of_a_class_and_must_keep_one():
+    """Two distinct images at validation 0.5: one each (one left for train is enough); with
+    a test fraction taking the other, nothing is left for train and the class is named."""
+    split = make_split(_files([10, 2], {}), NAMES[:2], validation=0.5)
+    assert split.counts()["train"]["b"] == 1 and split.counts()["validation"]["b"] == 1
+    with pytest.raises(
+        EmptyDataError,
+        match=r"^class 'b' has 2 distinct images: none is left for train after validation 0.5 "
+        r"and test 0.25$",
+    ):
+        make_split(_files([10, 2], {}), NAMES[:2], validation=0.5, test=0.25)
