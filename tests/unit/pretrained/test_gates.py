@@ -85,3 +85,12 @@ def test_obtain_archive_makes_a_downloads_folder_nested_in_missing_folders(tmp_p
     )
     assert got == tmp_path / "a" / "b" / "downloads" / entry.source.archive
     assert sha256_of(got) == entry.source.sha256
+
+
+def test_an_entry_with_an_unreadable_provenance_is_not_cached_and_is_rebuilt(store):
+    REPORTED.append(0.0)
+    path = store.fetch("tiny")
+    (path / PROVENANCE).write_text("{half written")
+    assert not store.is_cached("tiny")
+    store.fetch("tiny")
+    assert store.verify("tiny") == {"values.txt": sha256_of(path / "values.txt")}
