@@ -10,6 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from tests.helpers.isolation import differences
+
 REPO = Path(__file__).resolve().parents[2]
 
 CHANGES = {  # what a test does -> what the failed session must say
@@ -98,3 +100,19 @@ def test_the_cache_example_restores_the_cache_dir():
     result = doctest.testmod(ftcore.cache)
     assert result.attempted > 0 and result.failed == 0
     assert dict(os.environ) == before
+
+
+def test_variables_a_library_sets_on_import_may_appear_but_not_change():
+    """TensorFlow sets ``TF2_BEHAVIOR`` (and others) when first imported, which may be midway
+    through a session: that is not a test's change; deleting or changing one still is."""
+    before = {"environ": {"A": "1", "TF2_BEHAVIOR": "1"}, "cwd": "/", "umask": 0o022}
+    imported = {**before, "environ": {"A": "1", "TF2_BEHAVIOR": "1", "TPU_ML_PLATFORM": "x"}}
+    assert differences(before, imported) == []
+    assert differences({**before, "environ": {"A": "1"}}, imported) == []
+    changed = {**before, "environ": {"A": "1", "TF2_BEHAVIOR": "0"}}
+    assert differences(before, changed) == ["os.environ['TF2_BEHAVIOR'] changed from '1' to '0'"]
+    assert differences(before, {**before, "environ": {"A": "1"}}) == [
+        "os.environ['TF2_BEHAVIOR'] was deleted (was '1')"
+    ]
+    added = {**before, "environ": {**before["environ"], "FTCORE_X": "1"}}
+    assert differences(before, added) == ["os.environ['FTCORE_X'] was added ('1')"]

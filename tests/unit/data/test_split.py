@@ -151,3 +151,67 @@ def test_a_bad_split_file_is_named(tmp_path, text, message):
     (tmp_path / "split.json").write_text(text)
     with pytest.raises(InvalidFileError, match=message):
         read_split(tmp_path / "split.json", tmp_path)
+
+
+def test_counts_are_per_class_for_the_splits_asked_for():
+    """``counts()`` counts files per class, copies included, for the positive fractions only."""
+    files = _files([10, 20], {})
+    files.append(ImageFile("b/copy.png", 1, "b", files[-1].sha256))  # 21 files, 20 contents
+    split = make_split(files, NAMES[:2], validation=0.2, seed=3)
+    copy_in_val = split.split_of["b/copy.png"] == "validation"
+    assert split.counts() == {
+        "train": {"a": 8, "b": 17 - copy_in_val},
+        "validation": {"a": 2, "b": 4 + copy_in_val},
+    }
+    with_test = make_split(_files([10, 20], {}), NAMES[:2], validation=0.2, test=0.1).counts()
+    assert with_test == {
+        "train": {"a": 7, "b": 14},
+        "validation": {"a": 2, "b": 4},
+        "test": {"a": 1, "b": 2},
+    }
+
+
+def test_an_unknown_subset_is_refused_naming_the_choices():
+    split = make_split(_files([10, 10], {}), NAMES[:2])
+    with pytest.raises(ValueError, match=r"^unknown split 'val'; choose from \['train', 'valid"):
+        split.subset("val")
+
+
+def test_a_class_with_no_files_needs_at_least_one_at_a_large_fraction():
+    """At a fraction of 0.5 or more one distinct image gives one in that split: need 1, not 2."""
+    with pytest.raises(
+        EmptyDataError,
+        match=r"^validation fraction 0.6 leaves class 'c' empty: it has 0 distinct images; "
+        r"one in validation needs at least 1$",
+    ):
+        make_split(_files([10, 10], {}), NAMES, validation=0.6)
+
+
+def test_a_zero_fraction_is_allowed_and_makes_no_split():
+    """``validation=0`` (train and test only) is a valid choice, not a refused fraction."""
+    split = make_split(_files([10, 10], {}), NAMES[:2], validation=0.0, test=0.2)
+    assert split.counts() == {"train": {"a": 8, "b": 8}, "test": {"a": 2, "b": 2}}
+    assert split.subset("validation") == ()
+
+
+def test_the_default_seed_is_zero_and_recorded():
+    """A split made without a seed is the one of ``seed=0``: changing the default would
+    silently change the split of every run that relied on it."""
+    files = _files([20, 20], {})
+    default = make_split(files, NAMES[:2])
+    assert default.seed == 0
+    assert default == make_split(files, NAMES[:2], seed=0)
+    assert default.split_of != make_split(files, NAMES[:2], seed=1).split_of
+
+
+def test_train_keeps_the_last_image_of_a_class_and_must_keep_one():
+    """Two distinct images at validation 0.5: one each (one left for train is enough); with
+    a test fraction taking the other, nothing is left for train and the class is named."""
+    split = make_split(_files([10, 2], {}), NAMES[:2], validation=0.5)
+    assert split.counts()["train"]["b"] == 1 and split.counts()["validation"]["b"] == 1
+    with pytest.raises(
+        EmptyDataError,
+        match=r"^class 'b' has 2 distinct images: none is left for train after validation 0.5 "
+        r"and test 0.25$",
+    ):
+        make_split(_files([10, 2], {}), NAMES[:2], validation=0.5, test=0.25)
