@@ -57,17 +57,8 @@ def differences(before: dict, after: dict) -> list[str]:
     return lines
 
 
-def import_libraries() -> None:
-    """TensorFlow and Keras set variables of their own the first time they are imported
-    (``TF2_BEHAVIOR``, ``KMP_INIT_AT_FORK``, ...): imported before the snapshot, so that a
-    session whose first TensorFlow import happens inside a test is not blamed for them."""
-    import keras  # noqa: F401
-    import tensorflow  # noqa: F401
-
-
 @pytest.fixture(scope="session", autouse=True)
 def environment_unchanged():
-    import_libraries()
     before = snapshot()
     yield
     changed = differences(before, snapshot())
