@@ -56,10 +56,10 @@ def test_restore_best_false_returns_the_last_weights(tmp_path):
 
 
 def test_patience_stops_a_cached_and_an_uncached_stage_early(tmp_path):
-    stages = [head_stage(10, 0.5), unfreeze_stage("b1_dense", 10, 0.5)]
+    stages = [head_stage(10, 0.5), unfreeze_stage("b0_dense", 10, 0.5)]
     model, result = run(tmp_path, stages, early_stopping_patience=2)
     head, unfreeze = result.stages
-    assert head.cached and not unfreeze.cached
+    assert head.cached and not unfreeze.cached  # from the first layer: no prefix to cache
     assert len(head.history["val_loss"]) == result.best.epoch + 2 < 10
     # stage 2 never beats stage 1's best: it stops after `patience` epochs
     assert len(unfreeze.history["val_loss"]) == 2
