@@ -1,6 +1,7 @@
 """``ftcore predict``: the top-k classes of images with any model ftcore loads.
 
 $ ftcore predict model.pb cat.jpg --top 3
+$ ftcore predict model.onnx cat.jpg      # last line: "# onnx model, run by onnxruntime 1.x"
 $ ftcore predict runs/slim cat.jpg --output MobilenetV2/Predictions/Reshape_1
 """
 
@@ -17,7 +18,7 @@ HELP = "top-k classes of images with a model"
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = add_verb(subparsers, "predict", HELP, run)
     p.add_argument(
-        "model", help="frozen .pb or .tflite (with sidecar), .keras model or checkpoint dir"
+        "model", help="frozen .pb, .tflite or .onnx (with sidecar), .keras model or checkpoint dir"
     )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     p.add_argument("--top", type=int, default=5, metavar="K", help="classes per image (default 5)")
@@ -26,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("--labels", metavar="FILE", help="class names, one per line")
     p.add_argument(
-        "--trust", action="store_true", help="load a model with file/code ops or Lambda layers"
+        "--trust",
+        action="store_true",
+        help="load a model with file/code ops, Lambda layers or non-standard ONNX ops",
     )
     return p
 

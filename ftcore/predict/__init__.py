@@ -1,5 +1,5 @@
 """Inference behind one interface (restored checkpoint, Keras model, frozen ``.pb``,
-``.tflite``) and image loading for it.
+``.tflite``, ``.onnx``) and image loading for it.
 
     >>> from ftcore.predict import load, load_images
 """
@@ -12,6 +12,7 @@ from ftcore.predict.predictor import (
     Predictor,
     from_checkpoint,
     from_keras,
+    from_onnx,
     from_pb,
     from_tflite,
     load,
@@ -27,6 +28,7 @@ __all__ = [
     "Predictor",
     "from_checkpoint",
     "from_keras",
+    "from_onnx",
     "from_pb",
     "from_tflite",
     "image_size",
