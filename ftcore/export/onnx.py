@@ -38,28 +38,36 @@ from ftcore.sidecar import Sidecar, TensorInfo, read_sidecar, write_export
 OPSET = 17
 
 
+_LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL"
+
+
 @contextlib.contextmanager
 def _quiet_tensorflow():
-    """tf2onnx calls deprecated TF1 freezing helpers, which log a warning each: not ours."""
-    logger = tf.get_logger()
+    """tf2onnx calls deprecated TF1 freezing helpers, which log a warning each (not ours), and
+    sets ``TF_CPP_MIN_LOG_LEVEL`` when imported: both are put back as they were."""
+    logger, env = tf.get_logger(), os.environ.get(_LOG_LEVEL)
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
         yield
     finally:
         logger.setLevel(level)
+        if env is None:
+            os.environ.pop(_LOG_LEVEL, None)
+        else:
+            os.environ[_LOG_LEVEL] = env
 
 
 def convert(graph_def: graph_pb2.GraphDef, inputs: Sequence[str], outputs: Sequence[str]) -> bytes:
     """Convert a frozen GraphDef to a serialized ONNX model (opset :data:`OPSET`), tensor names
     kept (``input:0``)."""
-    try:
-        import tf2onnx
-    except ImportError as e:
-        raise FtcoreError(
-            f"the ONNX export needs tf2onnx ({e}); pip install 'ftcore[onnx]'"
-        ) from None
     with _quiet_tensorflow():
+        try:
+            import tf2onnx.convert
+        except ImportError as e:
+            raise FtcoreError(
+                f"the ONNX export needs tf2onnx ({e}); pip install 'ftcore[onnx]'"
+            ) from None
         model, _ = tf2onnx.convert.from_graph_def(
             graph_def, input_names=list(inputs), output_names=list(outputs), opset=OPSET
         )
