@@ -31,7 +31,7 @@ from tensorflow.core.framework import graph_pb2
 from ftcore.errors import FtcoreError, MismatchError
 from ftcore.export import kit
 from ftcore.graph import import_graph, load_graph_def, resolve_checkpoint
-from ftcore.predict.onnx_runtime import OnnxModel
+from ftcore.predict import OnnxModel
 from ftcore.sidecar import Sidecar, TensorInfo, read_sidecar, write_export
 
 #: The ONNX opset the export targets (tf2onnx 1.17 supports up to 18; onnxruntime >= 1.14 all).

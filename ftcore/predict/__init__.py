@@ -6,6 +6,7 @@
 
 from ftcore.predict.images import FORMATS, image_size, load_image, load_images, size_hw
 from ftcore.predict.litert import LiteRTModel
+from ftcore.predict.onnx_runtime import OnnxModel
 from ftcore.predict.predictor import (
     OptionError,
     Prediction,
@@ -23,6 +24,7 @@ from ftcore.predict.predictor import (
 __all__ = [
     "FORMATS",
     "LiteRTModel",
+    "OnnxModel",
     "OptionError",
     "Prediction",
     "Predictor",
