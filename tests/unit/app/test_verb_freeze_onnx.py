@@ -71,6 +71,8 @@ def test_options_that_do_not_apply_to_onnx_are_refused(tmp_path, capsys):
     (tmp_path / "m.onnx").write_bytes(b"onnx")
     code, _, err = cli(capsys, "freeze", tmp_path / "m.onnx", "--output", tmp_path / "y.pb")
     assert code == 1 and "cannot freeze" in err and "an ONNX model (.onnx)" in err
+    code, _, err = cli(capsys, "inspect", tmp_path / "m.onnx")
+    assert code == 1 and "not .onnx" in err
 
 
 @pytest.mark.slow
