@@ -29,6 +29,7 @@ from ftcore.errors import InvalidFileError, MissingFileError
 KINDS: dict[str, str] = {
     "pb": "a frozen graph (.pb)",
     "tflite": "a LiteRT model (.tflite)",
+    "onnx": "an ONNX model (.onnx)",
     "keras": "a Keras model (.keras)",
     "h5": "a weights file (.h5)",
     "meta": "a meta graph (.meta)",
@@ -38,7 +39,7 @@ _CHECKPOINT_FILE = re.compile(r"\.(index|data-\d{5}-of-\d{5})$")
 
 
 def model_kind(path: str | os.PathLike) -> str:
-    """``"pb"``, ``"tflite"``, ``"keras"``, ``"h5"``, ``"meta"`` by suffix, else ``"checkpoint"``.
+    """``"pb"``, ``"tflite"``, ``"onnx"``, ``"keras"``, ``"h5"``, ``"meta"`` by suffix, else ``"checkpoint"``.
 
     Nothing at ``path`` (nor a checkpoint prefix ``path.index``) raises
     :class:`MissingFileError`; another suffix naming an existing file (not one of a

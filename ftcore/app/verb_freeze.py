@@ -1,8 +1,10 @@
 """``ftcore freeze``: a checkpoint or Keras model to an optimized, self-checked ``.pb``, or it
-(or a ``.pb``) to ``.tflite``, float or full-integer int8; each with its JSON sidecar.
+(or a ``.pb``) to ``.tflite``, float or full-integer int8, or to ``.onnx``; each with its JSON
+sidecar.
 
     $ ftcore freeze runs/slim --output model.pb --outputs MobilenetV2/Predictions/Reshape_1
     $ ftcore freeze model.keras --format tflite --int8 photos/ --output model.tflite
+    $ ftcore freeze model.pb --format onnx --output model.onnx
 """
 
 from __future__ import annotations
@@ -13,18 +15,26 @@ from ftcore.app.verb import add_verb, read_labels
 from ftcore.errors import FtcoreError
 from ftcore.file_kinds import KINDS, model_kind
 
-HELP = "freeze a checkpoint or Keras model to an optimized .pb, or convert it (or a .pb) to .tflite"
+HELP = (
+    "freeze a checkpoint or Keras model to an optimized .pb, or convert it (or a .pb) to "
+    ".tflite or .onnx"
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = add_verb(subparsers, "freeze", HELP, run)
     p.add_argument(
         "model",
-        help="TF1 checkpoint dir or prefix (with .meta), a .keras model, or (for tflite) a .pb",
+        help="TF1 checkpoint dir or prefix (with .meta), a .keras model, or (tflite, onnx) a .pb",
     )
-    p.add_argument("--output", required=True, metavar="OUT", help="file to write (.pb/.tflite)")
     p.add_argument(
-        "--format", choices=("pb", "tflite"), default="pb", help="frozen graph (default) or LiteRT"
+        "--output", required=True, metavar="OUT", help="file to write (.pb/.tflite/.onnx)"
+    )
+    p.add_argument(
+        "--format",
+        choices=("pb", "tflite", "onnx"),
+        default="pb",
+        help="frozen graph (default), LiteRT or ONNX (onnxruntime; the onnx extra)",
     )
     p.add_argument(
         "--int8",
@@ -55,10 +65,10 @@ def run(args: argparse.Namespace) -> int:
     from ftcore.sidecar import sidecar_path
 
     kind = model_kind(args.model)
-    if kind in ("h5", "tflite"):
+    if kind in ("h5", "tflite", "onnx"):
         raise FtcoreError(
             f"cannot freeze {args.model} ({KINDS[kind]}): expected a checkpoint, a .keras model "
-            "or (with --format tflite) a .pb"
+            "or (with --format tflite or onnx) a .pb"
         )
     sidecar = export(args, kind, freeze_options(args))
     print(f"wrote {args.output} and {sidecar_path(args.output)}")
@@ -80,8 +90,16 @@ def freeze_options(args: argparse.Namespace) -> dict:
         if args.int8 or args.min_agreement is not None:
             raise FtcoreError("--int8 and --min-agreement need --format tflite")
         if model_kind(args.model) == "pb":
-            raise FtcoreError(f"{args.model} is already frozen; convert it with --format tflite")
+            raise FtcoreError(
+                f"{args.model} is already frozen; convert it with --format tflite or onnx"
+            )
         return {**options, "optimize_graph": not args.no_optimize}
+    if args.format == "onnx":
+        if args.int8 or args.min_agreement is not None or args.no_optimize:
+            raise FtcoreError(
+                "--int8, --min-agreement and --no-optimize do not apply to --format onnx"
+            )
+        return options
     if args.no_optimize:
         raise FtcoreError("--no-optimize applies to --format pb (the LiteRT converter optimizes)")
     if args.min_agreement is not None and not args.int8:
@@ -98,6 +116,8 @@ def export(args: argparse.Namespace, kind: str, options: dict):
     """Write ``args.output`` from ``args.model`` (of file kind ``kind``); returns its sidecar."""
     if args.format == "pb":
         from ftcore.export import pb as exporter
+    elif args.format == "onnx":
+        from ftcore.export import onnx as exporter
     else:
         from ftcore.export import litert as exporter
     outputs = [o.strip() for o in (args.outputs or "").split(",") if o.strip()]
@@ -122,7 +142,7 @@ def _print_check(args: argparse.Namespace, sidecar) -> None:
     check = sidecar.check
 
     def describe(t):  # a .tflite may be int8 at both ends: show the dtype; .pb output unchanged
-        return (t.name, t.shape, t.dtype) if args.format == "tflite" else (t.name, t.shape)
+        return (t.name, t.shape, t.dtype) if args.format != "pb" else (t.name, t.shape)
 
     print(f"inputs: {[describe(t) for t in sidecar.inputs]}")
     print(f"outputs: {[describe(t) for t in sidecar.outputs]}")
@@ -131,6 +151,8 @@ def _print_check(args: argparse.Namespace, sidecar) -> None:
     print(f"self-check on a {check['probe_shape']} probe batch{photos}: {diffs}")
     if "interpreter" in check:
         print(f"interpreter: {check['interpreter']}")
+    if "runtime" in check:
+        print(f"runtime: {check['runtime']} (opset {check['opset']})")
     if "int8" in check:
         q = check["int8"]
         print(

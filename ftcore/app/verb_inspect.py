@@ -43,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
 def inspect_rows(path: Path) -> Listing:
     """(headers, rows, notes) describing what ``path`` holds; nothing in it is run."""
     kind = model_kind(path)
-    if kind == "tflite":
+    if kind in ("tflite", "onnx"):
         raise FtcoreError(
-            f"inspect reads .pb, .meta, .keras, .h5 files and checkpoints, not .tflite ({path})"
+            f"inspect reads .pb, .meta, .keras, .h5 files and checkpoints, not .{kind} ({path})"
         )
     listing = {"pb": _pb_rows, "meta": _meta_rows, "keras": _keras_rows, "h5": _h5_listing}
     return listing.get(kind, _checkpoint_rows)(path)

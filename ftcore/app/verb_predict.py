@@ -1,6 +1,7 @@
 """``ftcore predict``: the top-k classes of images with any model ftcore loads.
 
 $ ftcore predict model.pb cat.jpg --top 3
+$ ftcore predict model.onnx cat.jpg      # last line: "# onnx model, run by onnxruntime 1.x"
 $ ftcore predict runs/slim cat.jpg --output MobilenetV2/Predictions/Reshape_1
 $ ftcore predict model.tflite photos/ --output predictions.csv --top 3
 
@@ -29,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "(the CSV holds the others; stderr lists each with its reason)."
     )
     p.add_argument(
-        "model", help="frozen .pb or .tflite (with sidecar), .keras model or checkpoint dir"
+        "model", help="frozen .pb, .tflite or .onnx (with sidecar), .keras model or checkpoint dir"
     )
     p.add_argument(
         "images", nargs="+", metavar="IMAGE", help="image files, or one folder (needs --output)"
@@ -44,7 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--output-tensor", metavar="NAME", help="the output tensor, also with a folder")
     p.add_argument("--labels", metavar="FILE", help="class names, one per line")
     p.add_argument(
-        "--trust", action="store_true", help="load a model with file/code ops or Lambda layers"
+        "--trust",
+        action="store_true",
+        help="load a model with file/code ops, Lambda layers or non-standard ONNX ops",
     )
     return p
 

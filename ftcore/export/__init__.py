@@ -1,16 +1,17 @@
-"""Exports: verified, optimized frozen graphs (``.pb``) and LiteRT models (``.tflite``), each
-with a JSON sidecar (the format lives in :mod:`ftcore.sidecar`, below export and predict).
+"""Exports: verified, optimized frozen graphs (``.pb``), LiteRT models (``.tflite``) and ONNX
+models (``.onnx``), each with a JSON sidecar (the format lives in :mod:`ftcore.sidecar`, below
+export and predict).
 
-``pb`` and ``litert`` are the two exporters, one per format, with the same entry points
-(``export_keras``, ``export_checkpoint``; ``litert.export_pb`` converts a ``.pb``); the
-``.pb`` ones are also here by name.
+``pb``, ``litert`` and ``onnx`` are the exporters, one per format, with the same entry points
+(``export_keras``, ``export_checkpoint``; ``litert.export_pb`` and ``onnx.export_pb`` convert a
+``.pb``); the ``.pb`` ones are also here by name.
 
     >>> from ftcore.export import export_checkpoint, export_keras, litert, pb, read_sidecar
     >>> litert.export_keras.__module__, pb.export_keras is export_keras
     ('ftcore.export.litert', True)
 """
 
-from ftcore.export import litert, pb
+from ftcore.export import litert, onnx, pb
 from ftcore.export.litert import MIN_AGREEMENT, Int8, QuantizationError
 from ftcore.export.pb import export_checkpoint, export_keras, export_session
 from ftcore.sidecar import Sidecar, read_sidecar
@@ -24,6 +25,7 @@ __all__ = [
     "export_keras",
     "export_session",
     "litert",
+    "onnx",
     "pb",
     "read_sidecar",
 ]

@@ -9,6 +9,7 @@
   and preprocessing come from its sidecar (see :mod:`ftcore.sidecar`).
 - :func:`from_tflite`: a ``.tflite`` export in the LiteRT interpreter (:mod:`ftcore.predict.litert`),
   float or int8; names, labels and preprocessing from its sidecar.
+- :func:`from_onnx`: an ``.onnx`` export in onnxruntime (:mod:`ftcore.predict.onnx_runtime`).
 
 Session paths call ``Session.make_callable`` (no per-call feed/fetch resolution), so the frozen
 and restored paths differ only in the graph they run. All take the same NHWC float32 batches.
@@ -72,7 +73,7 @@ class Prediction:
 class Predictor:
     """Batched inference on ``[N, H, W, C]`` float32 arrays, by any path.
 
-    ``kind`` is ``"restored"``, ``"frozen"`` or ``"tflite"``; ``input_shape`` the model's input
+    ``kind`` is ``"restored"``, ``"frozen"``, ``"tflite"`` or ``"onnx"``; ``input_shape`` the model's input
     shape without the batch dimension; ``labels`` class names (or None); ``preprocessing`` the
     input convention (``"mobilenet"``: RGB ``x/127.5-1``); ``runtime`` what runs the model
     (e.g. the LiteRT interpreter and its version; TensorFlow and its version when not given).
@@ -354,6 +355,34 @@ def from_tflite(
     )
 
 
+def from_onnx(
+    path: str | os.PathLike,
+    device: str = "cpu",
+    trust: bool = False,
+    labels: Sequence[str] | None = None,
+    preprocessing: str | None = None,
+    num_threads: int | None = None,
+) -> Predictor:
+    """The onnx path: an ``.onnx`` export in onnxruntime (CPU; :mod:`ftcore.predict.onnx_runtime`).
+
+    Labels and preprocessing default to the sidecar's (refused if it names another model);
+    models with operators outside the standard ONNX domains or external data need ``trust``.
+    """
+    from ftcore.predict.onnx_runtime import OnnxModel
+
+    if device != "cpu":
+        raise unknown_name("device for an .onnx model", device, ["cpu"])
+    path = check_file(path, KINDS["onnx"])
+    sidecar = read_sidecar(path)
+    if sidecar is not None:
+        labels = labels if labels is not None else sidecar.labels
+        preprocessing = preprocessing or sidecar.preprocessing
+    model = OnnxModel(path.read_bytes(), num_threads, trust, source=str(path))
+    run = lambda x: model(x)[0]  # noqa: E731
+    shape, prep = model.input_shape, preprocessing or "mobilenet"
+    return Predictor("onnx", run, shape, labels, prep, runtime=model.runtime)
+
+
 class OptionError(FtcoreError, TypeError):
     """An option :func:`load` was given that the model's kind cannot use."""
 
@@ -362,6 +391,7 @@ class OptionError(FtcoreError, TypeError):
 _LOADERS: dict[str, tuple[Callable[..., Predictor], str]] = {
     "pb": (from_pb, "frozen .pb"),
     "tflite": (from_tflite, ".tflite"),
+    "onnx": (from_onnx, ".onnx"),
     "keras": (from_keras, ".keras"),
     "checkpoint": (from_checkpoint, "checkpoint"),
 }
@@ -392,9 +422,10 @@ def _check_options(kind: str, path: Path, options: dict) -> None:
 
 
 def load(path: str | os.PathLike, output: str | None = None, **kwargs) -> Predictor:
-    """A predictor for a ``.pb`` (frozen), ``.tflite``, ``.keras`` model or checkpoint
-    dir/prefix (restored), by :func:`from_pb`, :func:`from_tflite`, :func:`from_keras` or
-    :func:`from_checkpoint`.
+    """A predictor for a ``.pb`` (frozen), ``.tflite``, ``.onnx``, ``.keras`` model or checkpoint
+    dir/prefix (restored), by :func:`from_pb`, :func:`from_tflite`, :func:`from_onnx`,
+    :func:`from_keras` or :func:`from_checkpoint`. The runtime is the file's: a ``.pb`` runs
+    in TensorFlow, never silently swapped for an export of it (README: which export to pick).
 
     An option that model's loader does not take (``output`` for a ``.keras`` or ``.tflite``
     model, ``interpreter`` for a checkpoint, a misspelt name) raises :class:`OptionError`
@@ -406,7 +437,7 @@ def load(path: str | os.PathLike, output: str | None = None, **kwargs) -> Predic
         check_file(path, KINDS["h5"])
         raise MismatchError(
             f"cannot predict with {path}: a weights file holds no model; expected a .pb, "
-            ".tflite or .keras file or a checkpoint"
+            ".tflite, .onnx or .keras file or a checkpoint"
         )
     options = {**kwargs, **({} if output is None else {"output": output})}
     _check_options(kind, path, options)
@@ -414,6 +445,8 @@ def load(path: str | os.PathLike, output: str | None = None, **kwargs) -> Predic
         return from_pb(path, **options)
     if kind == "tflite":
         return from_tflite(path, **options)
+    if kind == "onnx":
+        return from_onnx(path, **options)
     if kind == "keras":
         return from_keras(path, **options)
     if output is None:

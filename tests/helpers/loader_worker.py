@@ -62,7 +62,7 @@ def loaders() -> dict[str, Callable[[str], object]]:
         "checkpoint_contents": lambda p: checkpoint_contents(p, verify=True),
         # the output name applies to graphs only (load refuses it for .keras and .tflite)
         "predictor.load": lambda p: _predict_once(
-            load(p) if p.endswith((".keras", ".tflite")) else load(p, output=PREDICTIONS)
+            load(p) if p.endswith((".keras", ".tflite", ".onnx")) else load(p, output=PREDICTIONS)
         ),
         "load_checked_weights": weights,
         "load_image": lambda p: load_image(p, 32),

@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from ftcore.export import onnx as onnx_export
 from ftcore.export.litert import export_keras
-from ftcore.sidecar import Sidecar, TensorInfo
+from ftcore.sidecar import Sidecar, TensorInfo, sidecar_path
 from tests.helpers.exports import small_keras_model
 from tests.helpers.fuzz import Worker, mutated, snapshot
 from tests.helpers.graph_nets import PREDICTIONS
@@ -78,6 +79,8 @@ def samples(base, slim_ckpt, slim_pb, photos) -> dict[str, Path]:
     )
     (out / "model.pb.json").write_text(sidecar.to_json())
     export_keras(model, out / "model.tflite")
+    onnx_export.export_keras(model, out / "model.onnx")
+    sidecar_path(out / "model.onnx").unlink()  # the mutations must reach the parser
     cat = Image.open(photos["chelsea_cat"]).convert("RGB").resize((24, 16))
     for fmt in IMAGE_FORMATS:
         cat.save(out / f"cat.{fmt}")
@@ -87,6 +90,7 @@ def samples(base, slim_ckpt, slim_pb, photos) -> dict[str, Path]:
         "ckpt": Path(slim_ckpt),
         "keras": out / "model.keras",
         "tflite": out / "model.tflite",
+        "onnx": out / "model.onnx",
         "weights.h5": out / "model.weights.h5",
         "h5": out / "model.h5",
         "sidecar": out / "model.pb.json",
@@ -132,6 +136,7 @@ MUTATION_CASES = [
     ("predictor.load", "ckpt"),  # restore_meta_graph, then one batch
     ("predictor.load", "keras"),
     ("predictor.load", "tflite"),
+    ("predictor.load", "onnx"),
     ("ftcore inspect", "keras"),
     ("load_checked_weights", "weights.h5"),
     ("load_checked_weights", "h5"),
@@ -180,6 +185,7 @@ RANDOM_CASES = [
     ("checkpoint_contents", "ckpt"),
     ("predictor.load", "keras"),
     ("predictor.load", "tflite"),
+    ("predictor.load", "onnx"),
     ("load_checked_weights", "h5"),
     ("load_image", "image"),
     ("read_sidecar", "sidecar"),

@@ -14,10 +14,12 @@ import shutil
 from pathlib import Path
 
 import keras
+import onnx
 import pytest
 import tensorflow as tf
 
 from ftcore.app.cli import main
+from ftcore.export import onnx as onnx_export
 from tests.helpers.exports import small_keras_model
 from tests.helpers.graph_nets import PREDICTIONS
 
@@ -35,7 +37,7 @@ SAYS = {
 VERBS = {
     "inspect": ("pb", "meta", "keras", "h5", "checkpoint"),
     "freeze": ("checkpoint", "keras", "pb"),  # a .pb is converted with --format tflite
-    "predict": ("pb", "keras", "checkpoint", "tflite", "image"),
+    "predict": ("pb", "keras", "checkpoint", "tflite", "onnx", "image"),
 }
 OUTCOMES: list[tuple[str, str, str, int, str]] = []
 
@@ -55,6 +57,7 @@ def valid(slim_ckpt, slim_pb, photos, tmp_path_factory) -> dict[str, Path]:
     model = small_keras_model()
     model.save(root / "model.keras")
     model.save_weights(root / "model.weights.h5")
+    onnx_export.export_keras(model, root / "model.onnx")
     x = inp = keras.Input((8, 8, 3))
     x = keras.layers.Lambda(lambda t: t * 2.0)(x)  # Python code in the file
     keras.Model(inp, keras.layers.GlobalAveragePooling2D()(x)).save(root / "lambda.keras")
@@ -66,6 +69,7 @@ def valid(slim_ckpt, slim_pb, photos, tmp_path_factory) -> dict[str, Path]:
         "h5": root / "model.weights.h5",
         "image": Path(photos["chelsea_cat"]),
         "lambda.keras": root / "lambda.keras",
+        "onnx": root / "model.onnx",
     }
 
 
@@ -75,6 +79,7 @@ SUFFIX = {
     "keras": ".keras",
     "h5": ".weights.h5",
     "tflite": ".tflite",
+    "onnx": ".onnx",
     "image": ".jpg",
     "checkpoint": "",
 }
@@ -123,6 +128,10 @@ def make_input(kind: str, condition: str, valid: dict[str, Path], folder: Path) 
             path.write_bytes(meta_def.SerializeToString())
     elif kind == "keras":  # unsafe
         shutil.copy(valid["lambda.keras"], path)
+    elif kind == "onnx":  # unsafe: an operator from outside the standard domains
+        model = onnx.load(valid["onnx"])
+        model.graph.node.append(onnx.helper.make_node("Gelu", ["x"], ["y"], domain="com.microsoft"))
+        path.write_bytes(model.SerializeToString())
     else:
         return None  # weights, images and .tflite (custom ops: tests/unit/predict) hold no code
     return path
@@ -138,8 +147,8 @@ def argv(verb: str, kind: str, path: Path, valid: dict[str, Path], out: Path) ->
         return ["freeze", str(path), *target, "--outputs", PREDICTIONS]
     if kind == "image":
         return ["predict", str(valid["pb"]), str(path), "--output", PREDICTIONS]
-    # --output names a graph's tensor: a .keras or .tflite model refuses it (predict.load)
-    output = [] if kind in ("keras", "tflite") else ["--output", PREDICTIONS]
+    # --output names a graph's tensor: a .keras, .tflite or .onnx model refuses it (predict.load)
+    output = [] if kind in ("keras", "tflite", "onnx") else ["--output", PREDICTIONS]
     return ["predict", str(path), str(valid["image"]), *output]
 
 
