@@ -151,7 +151,7 @@ def _run(config, run, folder, split, model, stages, origin, log) -> dict:
         "duplicates": [list(d) for d in folder.duplicates],
         "weights": origin,
         "stages": _stages(stages, result, dict(history)),
-        "best": best_of(history),
+        "best": _best(result, history),
         "validation": steps.evaluate(
             best_model, data, "validation", split.class_names, config.batch_size
         )
@@ -170,6 +170,26 @@ def _run(config, run, folder, split, model, stages, origin, log) -> dict:
     return write_report(run, report)
 
 
+def _best(result, history) -> dict | None:
+    """The best epoch: where fine_tune's restored best weights came from (FineTuneResult.best,
+    the model ``best.keras`` holds), else (no epoch ran since a resume) from the history."""
+    b = result.best
+    if b is None:
+        return best_of(history)
+    before = 0
+    for name, h in history:
+        if name == b.name:
+            break
+        before += len(h.get("loss", []))
+    return {
+        "monitor": "val_loss",
+        "value": b.val_loss,
+        "stage": b.name,
+        "epoch_in_stage": b.epoch,
+        "epoch_overall": before + b.epoch,
+    }
+
+
 def _stages(stages, result, history: dict) -> list[dict]:
     ran = {s.name: s for s in result.stages if not s.skipped}
     return [
@@ -181,6 +201,7 @@ def _stages(stages, result, history: dict) -> list[dict]:
             "unfreeze_from": s.unfreeze_from,
             "history": history.get(s.name, {}),
             "cached_features": ran[s.name].cached if s.name in ran else None,
+            "cache_blockers": ran[s.name].cache_blockers if s.name in ran else None,
         }
         for s in stages
     ]
