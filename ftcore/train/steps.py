@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ftcore.train.config import TrainConfig
-from ftcore.train.run_folder import RunFolder, copy_readable, readable_mode, write_readable
+from ftcore.train.run_folder import RunFolder, copy_readable, write_readable
 
 __all__ = ["arrays", "cache_key", "dataset", "evaluate", "export", "fit", "load_best"]
 
@@ -123,9 +123,6 @@ def export(model, data: dict, run: RunFolder, config: TrainConfig, class_names, 
     log(f"exporting {run.tflite} (checked in the LiteRT interpreter) ...")
     tfl_sidecar = litert.export_keras(model, run.tflite, int8=int8, **options)
     write_readable(run.labels, "".join(f"{name}\n" for name in class_names))
-    for path in (run.pb, run.tflite):  # the export wing leaves atomic_path's 0600
-        for f in (path, path.with_name(path.name + ".json")):
-            f.chmod(readable_mode())
     return {
         "pb": {"path": run.pb.name, "check": pb_sidecar.check},
         "tflite": {"path": run.tflite.name, "check": tfl_sidecar.check},
