@@ -118,8 +118,11 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def differences(self, stored: dict) -> list[str]:
-        """``"name: stored -> now"`` for every option that a resume may not change."""
+        """``"name: stored -> now"`` for every option that a resume may not change (an option
+        the stored run predates counts as its default)."""
         now = self.to_dict()
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        stored = {**defaults, **stored}
         return [
             f"--{k.replace('_', '-')}: {stored.get(k)!r} -> {now[k]!r}"
             for k in now
