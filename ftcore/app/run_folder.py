@@ -28,18 +28,27 @@ import json
 import os
 from pathlib import Path
 
-from ftcore.errors import InvalidFileError, MissingFileError
+from ftcore.errors import FtcoreError, InvalidFileError, MissingFileError
+from ftcore.train.run_folder import FILES as RUN_FOLDER
 
-__all__ = ["FILES", "RunFiles", "find_run_files", "is_run_folder"]
+__all__ = ["FILES", "FailedRunError", "RunFiles", "find_run_files", "is_run_folder"]
 
-#: field of :class:`RunFiles` -> file name in a run folder.
+
+class FailedRunError(FtcoreError):
+    """The run folder holds a ``FAILED`` marker: its run stopped, its files are not a result."""
+
+
+#: field of :class:`RunFiles` -> file name in a run folder (``ftcore.train``'s names).
 FILES = {
-    "split": "split.json",
-    "keras": "best.keras",
-    "pb": "model.pb",
-    "tflite": "model.tflite",
-    "labels": "labels.txt",
-    "report": "report.json",
+    field: RUN_FOLDER[name]
+    for field, name in (
+        ("split", "split"),
+        ("keras", "best"),
+        ("pb", "pb"),
+        ("tflite", "tflite"),
+        ("labels", "labels"),
+        ("report", "report"),
+    )
 }
 _MODELS = ("pb", "tflite", "keras")  # the order best_model picks in
 
@@ -103,6 +112,13 @@ def find_run_files(run_dir: str | os.PathLike) -> RunFiles:
     root = Path(run_dir)
     if not root.is_dir():
         raise MissingFileError(f"no such run folder: {root}")
+    failed = root / RUN_FOLDER["failed"]
+    if failed.exists():
+        why = failed.read_text(encoding="utf-8", errors="replace").partition("\n")[0]
+        raise FailedRunError(
+            f"run folder {root} is a failed run ({failed}: {why}); rerun it with "
+            "ftcore train --resume, or evaluate a finished run"
+        )
     found = {k: (root / name if (root / name).is_file() else None) for k, name in FILES.items()}
     doc = _report(found["report"])
     data_dir = _setting(doc, "data_dir")

@@ -98,6 +98,29 @@ def _training_options(p: argparse.ArgumentParser) -> None:
         metavar="F",
         help="fraction of each class held out for a final test (default 0: none)",
     )
+    g.add_argument(
+        "--class-weights",
+        default="none",
+        metavar="balanced|none",
+        help="balanced: weight each class by total / (classes * its count), for imbalanced "
+        "folders (default none)",
+    )
+    g.add_argument(
+        "--augment",
+        metavar="PRESET",
+        help="training-only augmentation: flip, flip-crop, flip-rotate, flip-crop-rotate "
+        "(turns the feature cache off for the stages it applies to; default none)",
+    )
+    g.add_argument(
+        "--label-smoothing", type=float, default=0.0, metavar="X", help="in [0, 1) (default 0)"
+    )
+    g.add_argument(
+        "--early-stopping",
+        type=int,
+        metavar="PATIENCE",
+        help="stop a stage after PATIENCE epochs without a new best validation loss (the "
+        "best weights over all stages are kept either way; default off)",
+    )
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:

@@ -51,6 +51,10 @@ class TrainConfig:
     skip_bad: bool = False
     int8: bool = False
     assert_accuracy_at_least: float | None = None
+    class_weights: str = "none"
+    augment: str | None = None
+    label_smoothing: float = 0.0
+    early_stopping: int | None = None
     resume: bool = False
     verbose: bool = False
 
@@ -72,6 +76,7 @@ class TrainConfig:
         gate = self.assert_accuracy_at_least
         if gate is not None and not 0 <= gate <= 1:
             need.append(f"--assert-accuracy-at-least must be in [0, 1], got {gate}")
+        need += self._fit_problems()
         if need:
             raise FtcoreError("; ".join(need))
         if gate is not None and self.validation_split <= 0:
@@ -83,15 +88,41 @@ class TrainConfig:
                 "--int8 needs a validation split: the int8 model is calibrated on the training "
                 "split and checked against the float model on the validation split"
             )
+        if self.early_stopping is not None and self.validation_split <= 0:
+            raise FtcoreError(
+                "--early-stopping needs a validation split (--validation-split > 0): it "
+                "watches the validation loss"
+            )
         if self.head != "conv" and (self.head_filters is not None or self.head_norm):
             raise FtcoreError("--head-filters and --head-norm apply to --head conv only")
+
+    def _fit_problems(self) -> list[str]:
+        """What is wrong with --class-weights, --augment, --label-smoothing, --early-stopping."""
+        from ftcore.errors import unknown_name
+        from ftcore.keras.augment import PRESETS
+
+        need = []
+        if self.class_weights not in ("balanced", "none"):
+            need.append(
+                unknown_name("--class-weights", self.class_weights, ["balanced", "none"]).args[0]
+            )
+        if self.augment is not None and self.augment not in PRESETS:
+            need.append(unknown_name("--augment preset", self.augment, list(PRESETS)).args[0])
+        if not 0 <= self.label_smoothing < 1:
+            need.append(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.early_stopping is not None and self.early_stopping < 1:
+            need.append(f"--early-stopping must be at least 1 epoch, got {self.early_stopping}")
+        return need
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     def differences(self, stored: dict) -> list[str]:
-        """``"name: stored -> now"`` for every option that a resume may not change."""
+        """``"name: stored -> now"`` for every option that a resume may not change (an option
+        the stored run predates counts as its default)."""
         now = self.to_dict()
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        stored = {**defaults, **stored}
         return [
             f"--{k.replace('_', '-')}: {stored.get(k)!r} -> {now[k]!r}"
             for k in now

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 from datetime import datetime
 from pathlib import Path
 
-from ftcore.atomic import atomic_path
+from ftcore.atomic import atomic_path, write_text
 from ftcore.errors import FtcoreError, first_line
 
-__all__ = ["RunFolder", "copy_readable", "default_run_dir", "readable_mode", "write_readable"]
+__all__ = ["FILES", "RunFolder", "copy_readable", "default_run_dir", "write_readable"]
 
 
 def default_run_dir() -> Path:
@@ -32,27 +31,35 @@ def default_run_dir() -> Path:
     return Path("ftcore-runs") / datetime.now().strftime("train-%Y%m%d-%H%M%S")
 
 
-def readable_mode() -> int:
-    """``0o666`` less the umask: the mode a plainly created file gets."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 def write_readable(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically, readable by others as the umask allows."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.chmod(readable_mode())
-    return path
+    """Write ``text`` to ``path`` atomically, readable by others as the umask allows
+    (:mod:`ftcore.atomic` gives every file it moves into place the umask's mode)."""
+    return write_text(path, text)
 
 
 def copy_readable(src: Path, dst: Path) -> Path:
     """Copy ``src`` to ``dst`` atomically (mode as the umask allows)."""
     with atomic_path(dst, suffix=dst.suffix) as tmp:
         shutil.copyfile(src, tmp)
-        tmp.chmod(readable_mode())
     return dst
+
+
+#: attribute of :class:`RunFolder` -> its name in the run folder (the one definition; the
+#: app's ``ftcore.app.run_folder`` finds a run's files by these names).
+FILES = {
+    "config": "config.json",
+    "split": "split.json",
+    "history": "history.jsonl",
+    "checkpoints": "checkpoints",
+    "logs": "logs",
+    "best": "best.keras",
+    "pb": "model.pb",
+    "tflite": "model.tflite",
+    "labels": "labels.txt",
+    "report": "report.json",
+    "curves": "learning_curves.png",
+    "failed": "FAILED",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,24 +68,10 @@ class RunFolder:
 
     path: Path
 
-    def __getattr__(self, name: str) -> Path:  # only for the names below
-        files = {
-            "config": "config.json",
-            "split": "split.json",
-            "history": "history.jsonl",
-            "checkpoints": "checkpoints",
-            "logs": "logs",
-            "best": "best.keras",
-            "pb": "model.pb",
-            "tflite": "model.tflite",
-            "labels": "labels.txt",
-            "report": "report.json",
-            "curves": "learning_curves.png",
-            "failed": "FAILED",
-        }
-        if name not in files:
+    def __getattr__(self, name: str) -> Path:  # only for the names in FILES
+        if name not in FILES:
             raise AttributeError(name)
-        return self.path / files[name]
+        return self.path / FILES[name]
 
     def check(self, resume: bool) -> None:
         """Refuse an existing run without ``resume``, and a ``resume`` with nothing to resume."""

@@ -1,56 +1,78 @@
-"""The steps of a training run: the split's images as arrays, the training, the evaluation
-of the best model, the exports.
+"""The steps of a training run: the training on streamed data, the evaluation of the best
+model, the exports.
 
-Until :func:`ftcore.keras.fine_tune` takes a ``tf.data.Dataset``, the training and validation
-images are materialized from the data wing's pipeline (:func:`ftcore.data.split_dataset`,
-the same decode, resize and scaling as ``ftcore predict``) into arrays: memory grows with
-the folder. :func:`fit` is the one call site where the dataset goes instead.
+:func:`fit` streams the training and validation splits through the data wing's pipeline
+(:func:`ftcore.data.split_dataset`, the same decode, resize and scaling as ``ftcore
+predict``): memory is bounded by a few batches and the head-only feature cache, which spills
+to disk under the cache folder (keyed by :func:`cache_key`). Only the validation and test
+splits (for their metrics) and, with ``--int8``, the training split (calibration) are loaded
+as arrays by :func:`arrays`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from ftcore.train.config import TrainConfig
-from ftcore.train.run_folder import RunFolder, copy_readable, readable_mode, write_readable
+from ftcore.train.run_folder import RunFolder, copy_readable, write_readable
 
-__all__ = ["arrays", "evaluate", "export", "fit", "load_best"]
+__all__ = ["arrays", "cache_key", "dataset", "evaluate", "export", "fit", "load_best"]
 
 
-def arrays(split, root: Path, which: str, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
-    """The images and labels of split ``which`` (file order), through the data pipeline."""
+def dataset(split, root: Path, which: str, config: TrainConfig, shuffle: bool = False):
+    """Split ``which`` streamed in batches (``shuffle``: reshuffled each epoch from the seed)."""
     from ftcore.data import split_dataset
 
-    ds = split_dataset(
+    return split_dataset(
         split,
         root,
         which,
         config.image_size,
         preprocessing=config.preprocessing,
         batch_size=config.batch_size,
+        shuffle=shuffle,
+        seed=config.seed,
     )
-    batches = [(x.numpy(), y.numpy()) for x, y in ds]
+
+
+def arrays(split, root: Path, which: str, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The images and labels of split ``which`` (file order), through the data pipeline."""
+    batches = [(x.numpy(), y.numpy()) for x, y in dataset(split, root, which, config)]
     return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
 
 
-def fit(model, stages, data: dict, run: RunFolder, config: TrainConfig, callbacks: list):
-    """Train ``model`` through ``stages`` with checkpoints and TensorBoard logs in ``run``."""
+def cache_key(run: RunFolder, config: TrainConfig) -> str:
+    """Names the run's data for the feature cache: the split file's sha256 with the image
+    size, preprocessing and backbone (name, alpha, weights file, cut)."""
+    digest = hashlib.sha256(run.split.read_bytes()).hexdigest()
+    parts = (config.image_size, config.preprocessing, config.backbone, config.alpha, config.cut)
+    weights = Path(config.weights).name if config.weights else None
+    return "-".join(str(p) for p in (f"split-{digest[:16]}", *parts, weights))
+
+
+def fit(model, stages, split, root: Path, run: RunFolder, config: TrainConfig, callbacks: list):
+    """Train ``model`` through ``stages`` on the streamed splits, with checkpoints and
+    TensorBoard logs in ``run``; returns :class:`ftcore.keras.FineTuneResult`."""
     from ftcore.keras import fine_tune
 
-    x, y = data["train"]
-    # THE call site: once fine_tune takes a tf.data.Dataset, pass
-    # split_dataset(split, root, "train", ..., shuffle=True, seed=config.seed) for (x, y) and the
-    # validation split's dataset for validation_data, and drop arrays() above.
-    return fine_tune(
+    train = dataset(split, root, "train", config, shuffle=True)
+    validation = dataset(split, root, "validation", config) if split.subset("validation") else None
+    return fine_tune(  # THE call site
         model,
-        x,
-        y,
-        stages,
-        validation_data=data.get("validation"),
+        train,
+        stages=stages,
+        validation_data=validation,
         batch_size=config.batch_size,
+        cache_key=cache_key(run, config),
+        class_weight=None if config.class_weights == "none" else config.class_weights,
+        augment=config.augment,
+        augment_seed=config.seed,
+        label_smoothing=config.label_smoothing,
+        early_stopping_patience=config.early_stopping,
         checkpoint_dir=run.checkpoints,
         resume=config.resume,
         log_dir=run.logs,
@@ -101,9 +123,6 @@ def export(model, data: dict, run: RunFolder, config: TrainConfig, class_names, 
     log(f"exporting {run.tflite} (checked in the LiteRT interpreter) ...")
     tfl_sidecar = litert.export_keras(model, run.tflite, int8=int8, **options)
     write_readable(run.labels, "".join(f"{name}\n" for name in class_names))
-    for path in (run.pb, run.tflite):  # the export wing leaves atomic_path's 0600
-        for f in (path, path.with_name(path.name + ".json")):
-            f.chmod(readable_mode())
     return {
         "pb": {"path": run.pb.name, "check": pb_sidecar.check},
         "tflite": {"path": run.tflite.name, "check": tfl_sidecar.check},

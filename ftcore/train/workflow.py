@@ -116,7 +116,7 @@ def _model(config: TrainConfig, num_classes: int):
 
 def _run(config, run, folder, split, model, stages, origin, log) -> dict:
     from ftcore.data import SPLITS
-    from ftcore.keras.callbacks import read_checkpoint
+    from ftcore.keras.resume import read_latest
     from ftcore.train import steps
     from ftcore.train.epoch_log import EpochLog, first_stage_to_run, read_history
 
@@ -126,18 +126,18 @@ def _run(config, run, folder, split, model, stages, origin, log) -> dict:
         log(f"{which}: {sum(per_class.values())} images {per_class}")
     for bad in folder.bad:
         log(f"skipped (--skip-bad): {bad}")
-    log(f"decoding {len(split.files)} images at {config.image_size}px ...")
-    data = {w: steps.arrays(split, folder.root, w, config) for w in SPLITS if w in counts}
-    found = read_checkpoint(run.checkpoints) if config.resume else None
-    first = first_stage_to_run(stages, found[0] if found else None)
+    kept = [w for w in SPLITS if w in counts and (w != "train" or config.int8)]
+    if kept:  # small subsets: metrics (validation, test), int8 calibration (train)
+        log(f"loading the {' and '.join(kept)} images for evaluation ...")
+    data = {w: steps.arrays(split, folder.root, w, config) for w in kept}
+    found = read_latest(run.checkpoints) if config.resume else None
+    state = {"stage": found.progress.stage, "epoch": found.progress.epoch} if found else None
+    first = first_stage_to_run(stages, state)
     if found:
-        log(
-            f"resuming from {run.checkpoints / 'latest.npz'}: stage {found[0]['stage'] + 1}, "
-            f"{found[0]['epoch']} epochs done"
-        )
+        log(f"resuming from {found.path}: stage {state['stage'] + 1}, {state['epoch']} epochs done")
     log(f"training: {' then '.join(f'{s.name} ({s.epochs} epochs)' for s in stages)} ...")
     result = steps.fit(
-        model, stages, data, run, config, [EpochLog(run.history, stages, first, log)]
+        model, stages, split, folder.root, run, config, [EpochLog(run.history, stages, first, log)]
     )
     history = read_history(run.history)
     best_model = steps.load_best(run, model)
@@ -151,7 +151,7 @@ def _run(config, run, folder, split, model, stages, origin, log) -> dict:
         "duplicates": [list(d) for d in folder.duplicates],
         "weights": origin,
         "stages": _stages(stages, result, dict(history)),
-        "best": best_of(history),
+        "best": _best(result, history),
         "validation": steps.evaluate(
             best_model, data, "validation", split.class_names, config.batch_size
         )
@@ -170,6 +170,26 @@ def _run(config, run, folder, split, model, stages, origin, log) -> dict:
     return write_report(run, report)
 
 
+def _best(result, history) -> dict | None:
+    """The best epoch: where fine_tune's restored best weights came from (FineTuneResult.best,
+    the model ``best.keras`` holds), else (no epoch ran since a resume) from the history."""
+    b = result.best
+    if b is None:
+        return best_of(history)
+    before = 0
+    for name, h in history:
+        if name == b.name:
+            break
+        before += len(h.get("loss", []))
+    return {
+        "monitor": "val_loss",
+        "value": b.val_loss,
+        "stage": b.name,
+        "epoch_in_stage": b.epoch,
+        "epoch_overall": before + b.epoch,
+    }
+
+
 def _stages(stages, result, history: dict) -> list[dict]:
     ran = {s.name: s for s in result.stages if not s.skipped}
     return [
@@ -181,6 +201,7 @@ def _stages(stages, result, history: dict) -> list[dict]:
             "unfreeze_from": s.unfreeze_from,
             "history": history.get(s.name, {}),
             "cached_features": ran[s.name].cached if s.name in ran else None,
+            "cache_blockers": ran[s.name].cache_blockers if s.name in ran else None,
         }
         for s in stages
     ]

@@ -75,3 +75,22 @@ def test_is_run_folder(tmp_path):
     assert is_run_folder(make_run(tmp_path / "a", "split.json"))
     assert not is_run_folder(make_run(tmp_path / "b", "labels.txt"))  # labels alone: no run
     assert not is_run_folder(tmp_path / "a/split.json") and not is_run_folder(tmp_path / "c")
+
+
+def test_the_names_are_the_train_wings(tmp_path):
+    from ftcore.train.run_folder import RunFolder
+
+    run = RunFolder(tmp_path / "run")
+    for field, attribute in (("keras", "best"), ("split", "split"), ("pb", "pb")):
+        assert FILES[field] == getattr(run, attribute).name
+
+
+def test_a_failed_run_is_refused_with_the_reason(tmp_path):
+    from ftcore.app.run_folder import FailedRunError
+
+    root = make_run(tmp_path / "run", "split.json", "best.keras")
+    (root / "FAILED").write_text("ftcore train stopped: out of memory\n\nmore\n")
+    with pytest.raises(
+        FailedRunError, match=r"failed run .*FAILED: ftcore train stopped: out of memory\)"
+    ):
+        find_run_files(root)

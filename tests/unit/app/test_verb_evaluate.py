@@ -317,3 +317,17 @@ def test_images_stream_in_batches_decoded_once_for_models_that_share_their_input
         scores = em.score(counted, labelled, batch_size=4)
     assert sizes == {"pb": [4, 4, 4, 1], "tflite": [4, 4, 4, 1]}
     assert scores["pb"].shape == (13, 3)
+
+
+def test_a_failed_run_folder_is_refused_naming_why(colour_models, tmp_path, capsys):
+    from ftcore.train.run_folder import RunFolder
+
+    data = colour_folder(tmp_path / "data", per_class=4, intruder=False)
+    run = RunFolder(run_folder(tmp_path / "run", colour_models, data))
+    run.mark_failed(ValueError("validation accuracy 0.2 is below 0.9"))
+    code, _, err = cli(capsys, "evaluate", run.path, "--output", tmp_path / "e")
+    assert code == 1 and "is a failed run" in err, err
+    assert "ftcore train stopped: validation accuracy 0.2 is below 0.9" in err
+    assert not (tmp_path / "e").exists() and not (run.path / "evaluation").exists()
+    run.create(resume=True)  # a resumed run clears the marker: judged again
+    assert cli(capsys, "evaluate", run.path, "--output", tmp_path / "e")[0] == 0

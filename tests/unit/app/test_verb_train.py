@@ -113,6 +113,26 @@ BAD_INPUT = {  # name: (make the folder, extra flags, first line of stderr, a la
         None,
     ),
     "no weights file": (_good, ["--weights", "/no/such.h5"], "no such file: /no/such.h5", None),
+    "unknown --class-weights": (
+        _good,
+        ["--class-weights", "balancd"],
+        "unknown --class-weights 'balancd'; closest: 'balanced'",
+        None,
+    ),
+    "unknown --augment preset": (
+        _good,
+        ["--augment", "flip-rotat"],
+        "unknown --augment preset 'flip-rotat'; closest: 'flip-rotate'",
+        None,
+    ),
+    "label smoothing 1": (_good, ["--label-smoothing", "1"], "in [0, 1), got 1.0", None),
+    "early stopping 0": (_good, ["--early-stopping", "0"], "at least 1 epoch, got 0", None),
+    "early stopping without validation": (
+        _good,
+        ["--early-stopping", "2", "--validation-split", "0"],
+        "--early-stopping needs a validation split",
+        None,
+    ),
     "gate above 1": (
         _good,
         ["--assert-accuracy-at-least", "90"],

@@ -49,3 +49,12 @@ def test_resume_may_change_only_the_listed_options():
         "--seed: 0 -> 1",
     ]
     assert set(RESUME_MAY_CHANGE) < set(stored)
+
+
+def test_a_run_from_before_an_option_resumes_with_its_default():
+    stored = TrainConfig("photos").to_dict()
+    del stored["augment"], stored["class_weights"]
+    assert TrainConfig("photos").differences(stored) == []
+    assert TrainConfig("photos", augment="flip").differences(stored) == [
+        "--augment: None -> 'flip'"
+    ]

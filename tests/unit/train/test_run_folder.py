@@ -7,7 +7,7 @@ import os
 import pytest
 
 from ftcore.errors import FtcoreError
-from ftcore.train.run_folder import RunFolder, default_run_dir, write_readable
+from ftcore.train.run_folder import RunFolder, copy_readable, default_run_dir, write_readable
 
 
 def test_an_existing_folder_is_refused_without_resume(tmp_path):
@@ -55,6 +55,17 @@ def test_files_are_readable_as_the_umask_allows(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o077, 0o600)])
+def test_copies_are_readable_as_the_umask_allows(tmp_path, mask, mode):
+    (tmp_path / "src.keras").write_bytes(b"x")
+    old = os.umask(mask)
+    try:
+        path = copy_readable(tmp_path / "src.keras", tmp_path / "best.keras")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == mode and path.read_bytes() == b"x"
 
 
 def test_default_run_dir_is_new_per_run():
