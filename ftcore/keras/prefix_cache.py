@@ -29,19 +29,14 @@ to a layer after it (a MobileNetV2 residual add when ``k`` is inside a block) ma
 from __future__ import annotations
 
 import inspect
-import math
 from dataclasses import dataclass
 
 import keras
-import numpy as np
 
 from ftcore.keras.backbone import model_inputs
 from ftcore.keras.head import head_start
 from ftcore.keras.internals import tensor_source, trainable_capable_variables
 from ftcore.keras.trainable import leaves, trainable_flags
-
-#: The most bytes the cached prefix outputs (training and validation) may take in RAM.
-MAX_CACHE_BYTES = 2 * 2**30
 
 _STOCHASTIC = ("Dropout", "Noise")
 
@@ -89,13 +84,11 @@ def crossings(model: keras.Model, start: int) -> list[tuple[str, keras.KerasTens
     return sorted(found, key=lambda c: order.get(c[0], len(order)))
 
 
-def prefix_blockers(
-    model: keras.Model, start: int, augment: object | None = None, n_examples: int = 0
-) -> list[str]:
+def prefix_blockers(model: keras.Model, start: int, augment: object | None = None) -> list[str]:
     """Why training ``model.layers[start:]`` on cached outputs of the layers before would
     differ from training ``model`` (with its current flags), or cannot be done; empty when
-    it is valid. ``n_examples``: how many inputs would be cached (checked against
-    :data:`MAX_CACHE_BYTES` when the cut tensor's shape is known)."""
+    it is valid. There is no size limit: cached outputs past ``FitOptions.cache_ram_bytes``
+    spill to disk (:mod:`ftcore.keras.feature_store`)."""
     computing = [
         lay for lay in model.layers[:start] if not isinstance(lay, keras.layers.InputLayer)
     ]
@@ -124,22 +117,7 @@ def prefix_blockers(
             f"layer {consumer!r} after the cut at {first!r} reads {producer!r} before it "
             "(a skip connection crosses the cut: not a chain)"
         )
-    reasons += _size_blockers(cross[0][1], cross[0][2], n_examples)
     return reasons
-
-
-def _size_blockers(tensor: keras.KerasTensor, producer: str, n: int) -> list[str]:
-    dims = tuple(tensor.shape[1:])
-    if not n or None in dims:
-        return []
-    size = n * math.prod(dims) * np.dtype(tensor.dtype).itemsize
-    if size <= MAX_CACHE_BYTES:
-        return []
-    return [
-        f"the cached outputs of {producer!r} {dims} for {n} examples would take "
-        f"{size:,} bytes, over the {MAX_CACHE_BYTES:,}-byte limit "
-        "(ftcore.keras.prefix_cache.MAX_CACHE_BYTES)"
-    ]
 
 
 def augment_blocker(augment) -> str:
@@ -189,9 +167,7 @@ class PrefixPlan:
         return split_at(model, self.start)
 
 
-def plan_prefix(
-    model: keras.Model, augment: object | None = None, n_examples: int = 0
-) -> PrefixPlan:
+def plan_prefix(model: keras.Model, augment: object | None = None) -> PrefixPlan:
     """The cache plan for ``model`` with its current trainable flags (set by a stage)."""
     start = cache_start(model)
-    return PrefixPlan(start, prefix_blockers(model, start, augment, n_examples))
+    return PrefixPlan(start, prefix_blockers(model, start, augment))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ftcore.errors import FtcoreError
-from ftcore.keras import fine_tune, head_stage, prefix_cache, unfreeze_stage
+from ftcore.keras import fine_tune, head_stage, unfreeze_stage
 from ftcore.keras.feature_cache import extract_features
 from ftcore.keras.head import attach_head
 from ftcore.keras.prefix_cache import cache_start, plan_prefix, prefix_blockers, split_at
@@ -204,18 +204,15 @@ def test_falls_back_with_the_reason(make, stage, fit, reason):
         _train(make, stage, True, **fit)
 
 
-def test_a_cache_over_the_memory_limit_falls_back(monkeypatch):
-    # 24 training + 12 validation examples of the (6, 6, 6) float32 tensor that feeds dw2
-    monkeypatch.setattr(prefix_cache, "MAX_CACHE_BYTES", 36 * 6 * 6 * 6 * 4 - 1)
-    reason = "would take 31,104 bytes, over the 31,103-byte limit"
+def test_a_prefix_cache_over_the_ram_budget_spills_to_disk_and_trains_the_same():
+    # 24 training + 12 validation (6, 6, 6) float32 inputs of dw2: far over a 1 KiB budget
     v = data(12, seed=1)
-    _, result = _train(chain_model, unfreeze_stage("dw2", 1), "auto", validation_data=v)
-    assert result.cached is False
-    assert any(reason in r for r in result.cache_blockers), result.cache_blockers
-    model = chain_model()
-    unfreeze_stage("dw2").apply(model)
-    assert any(reason in r for r in plan_prefix(model, n_examples=36).blockers)
-    assert not any("limit" in r for r in plan_prefix(model, n_examples=35).blockers)
+    stage = unfreeze_stage("dw2", 1)
+    spilled, result = _train(chain_model, stage, "auto", validation_data=v, cache_ram_bytes=1024)
+    assert result.cached is True and result.cache_blockers == []
+    through, _ = _train(chain_model, unfreeze_stage("dw2", 1), False, validation_data=v)
+    for a, b in zip(spilled.get_weights(), through.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)
 
 
 def test_prefix_blockers_name_a_trainable_prefix_layer():

@@ -21,7 +21,7 @@ def test_every_epoch_of_every_stage_and_the_extraction_report_on_stderr(capsys):
     model = tiny_net()
     x, y = data_for(model, 16)
     keras.utils.set_random_seed(0)
-    stages = [head_stage(2), unfreeze_stage("b1_dense", 2)]
+    stages = [head_stage(2), unfreeze_stage("b0_dense", 2)]
     fine_tune(model, x, y, stages, batch_size=4, validation_data=(x, y))
     out, err = capsys.readouterr()
     lines = err.splitlines()
