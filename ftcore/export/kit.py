@@ -230,3 +230,32 @@ def checkpoint_export(
     as the reference (open while the block runs). Every exporter of checkpoints uses this."""
     with restore_meta_graph(ckpt, trust=trust) as restored:
         yield session_export(restored.session, outputs, input_name)
+
+
+@contextlib.contextmanager
+def pb_export(
+    pb_path: str | os.PathLike,
+    outputs: Sequence[str] | None,
+    input_name: str | None,
+    trust: bool,
+    kwargs: dict,
+) -> Iterator[FrozenModel]:
+    """A frozen ``.pb`` (safety-checked) to convert again, TensorFlow running it as the
+    reference. Names, preprocessing and labels default to the ``.pb``'s sidecar: its
+    preprocessing, labels and a ``source`` are set into ``kwargs`` unless given. Every
+    exporter of ``.pb`` files uses this."""
+    from ftcore.graph import load_graph_def
+    from ftcore.sidecar import read_sidecar
+
+    graph_def = load_graph_def(pb_path, trust=trust)
+    sidecar = read_sidecar(pb_path)
+    if sidecar is not None:
+        input_name = input_name or sidecar.inputs[0].name
+        outputs = outputs or [t.name for t in sidecar.outputs]
+        kwargs.setdefault("preprocessing", sidecar.preprocessing)
+        kwargs.setdefault("labels", sidecar.labels)
+    if not outputs:
+        raise MismatchError(f"name the output tensor(s) of {pb_path} (it has no sidecar)")
+    kwargs.setdefault("source", f"frozen graph {pb_path}")
+    with tf.compat.v1.Session(graph=import_graph(graph_def, source=str(pb_path))) as session:
+        yield session_export(session, outputs, input_name)

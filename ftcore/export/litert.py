@@ -37,9 +37,9 @@ from tensorflow.core.framework import graph_pb2
 
 from ftcore.errors import FtcoreError, MismatchError, MissingFileError
 from ftcore.export import kit
-from ftcore.graph import import_graph, load_graph_def, resolve_checkpoint
+from ftcore.graph import resolve_checkpoint
 from ftcore.predict import LiteRTModel, image_size, load_images
-from ftcore.sidecar import Sidecar, TensorInfo, read_sidecar, write_export
+from ftcore.sidecar import Sidecar, TensorInfo, write_export
 
 #: Refuse an int8 model whose top-1 agreement with the float model is below this. Measured
 #: (benchmarks/int8_table.py) on the fine-tuned fixture models, Keras MobileNet 0.25 and slim
@@ -265,16 +265,5 @@ def export_pb(
 
     Names, preprocessing and labels default to the ``.pb``'s sidecar.
     """
-    graph_def = load_graph_def(pb_path, trust=trust)
-    sidecar = read_sidecar(pb_path)
-    if sidecar is not None:
-        input_name = input_name or sidecar.inputs[0].name
-        outputs = outputs or [t.name for t in sidecar.outputs]
-        kwargs.setdefault("preprocessing", sidecar.preprocessing)
-        kwargs.setdefault("labels", sidecar.labels)
-    if not outputs:
-        raise MismatchError(f"name the output tensor(s) of {pb_path} (it has no sidecar)")
-    with tf.compat.v1.Session(graph=import_graph(graph_def, source=str(pb_path))) as session:
-        frozen = kit.session_export(session, outputs, input_name)
-        kwargs.setdefault("source", f"frozen graph {pb_path}")
+    with kit.pb_export(pb_path, outputs, input_name, trust, kwargs) as frozen:
         return export_graph(frozen, output_path, **kwargs)
